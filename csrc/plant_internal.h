@@ -1,0 +1,124 @@
+/* Internal layout of the plant, shared by the C sources (not seen by cffi). */
+#ifndef SKYRACK_PLANT_INTERNAL_H
+#define SKYRACK_PLANT_INTERNAL_H
+#include "skyrack.h"
+
+#define SK_PI 3.14159265358979323846
+#define SK_TWO_PI 6.28318530717958647692
+#define SK_MU_KM3_S2 398600.4418
+#define SK_RE_KM 6378.137
+#define SK_J2 1.08263e-3
+#define SK_RSUN_KM 695700.0
+#define SK_AU_KM 149597870.7
+#define SK_SIGMA 5.670374e-8
+#define SK_OMEGA_EARTH 7.292115146706979e-5 /* rad/s */
+#define SK_WGS84_F (1.0 / 298.257223563)
+
+/* One emulated chip. Registers are kept as 16-bit words indexed by pointer
+ * value; 8-bit chips use the low byte. */
+typedef struct {
+    sk_device_cfg cfg;
+    uint8_t pointer;
+    uint16_t regs[256];
+    int64_t next_conv_ns;       /* next conversion completes at this time */
+    int64_t conv_period_ns;
+    /* faults */
+    int nack;
+    int stuck;
+    int stuck_reg;
+    uint16_t stuck_raw;
+    double offset;
+    double extra_noise;
+    int flip_reg;
+    uint16_t flip_mask;
+} sk_device;
+
+struct sk_plant {
+    sk_config cfg;
+    sk_state s;
+    int configured;
+    sk_device dev[SK_MAX_DEVICES];
+    uint64_t rng[4];            /* xoshiro256** state */
+
+    /* orbit, derived at configure time */
+    double n_rad_s;             /* mean motion including J2 secular term */
+    double raan_dot, argp_dot;  /* rad/s */
+    double p_km;                /* semi-latus rectum */
+    double sqrt_1me2;
+    double cos_i, sin_i;
+    double last_E;              /* previous eccentric anomaly, Newton start */
+
+    /* orbit table */
+    double *table;
+    int table_n;
+    int64_t table_t0_ns, table_step_ns;
+
+    /* slowly varying terms, refreshed every cfg.slow_period_ns */
+    int64_t slow_next_ns;
+    int64_t slow_t_ns;          /* time of the last refresh */
+    double node_P[3], node_Q[3];    /* RAAN basis: line of nodes and in-plane normal */
+    double cos_argp, sin_argp;
+    double gmst_cos, gmst_sin;      /* Earth rotation angle at the last refresh */
+    double station_ecef_km[SK_MAX_STATIONS][3];
+    double station_up_ecef[SK_MAX_STATIONS][3];
+    double sin_min_el[SK_MAX_STATIONS];
+
+    /* battery derived */
+    double battery_heat_w;      /* losses of the last substep */
+
+    /* thermal derived */
+    double thermal_dt_max_s;    /* explicit stability bound */
+    double rad_space_m2[SK_MAX_NODES];  /* sum of emissivity x area over node surfaces */
+
+    /* payload internal */
+    int payload_latched_off;
+};
+
+/* rng.c */
+void sk_rng_seed(sk_plant *p, uint64_t seed);
+uint64_t sk_rng_next(sk_plant *p);
+double sk_rng_normal(sk_plant *p);
+
+/* orbit.c */
+void sk_orbit_init(sk_plant *p);
+void sk_orbit_slow(sk_plant *p);
+int sk_orbit_position(sk_plant *p, int64_t t_ns, double r[3], double v[3]);
+
+/* power.c */
+void sk_power_init(sk_plant *p);
+double sk_battery_ocv_cell(const sk_battery_cfg *b, double soc);
+double sk_battery_r0_cell(const sk_battery_cfg *b, double temp_c);
+void sk_power_step(sk_plant *p, double dt_s, const double sun_b[3], int sunlit);
+
+/* thermal.c */
+int sk_thermal_init(sk_plant *p);
+void sk_thermal_step(sk_plant *p, double dt_s, const double sun_b[3], const double nadir_b[3],
+                     double albedo_factor);
+
+/* payload.c */
+void sk_payload_step(sk_plant *p, double dt_s);
+void sk_payload_set_mode(sk_plant *p, int mode);
+double sk_payload_demand_w(sk_plant *p);
+
+/* loads: set a commanded switch (from the GPIO expander) */
+void sk_load_command(sk_plant *p, int load, int on);
+
+/* bus.c and dev_*.c */
+void sk_devices_reset(sk_plant *p);
+void sk_dev_ina226_reset(sk_plant *p, sk_device *d);
+int sk_dev_ina226_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
+int sk_dev_ina226_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
+void sk_dev_tmp117_reset(sk_plant *p, sk_device *d);
+int sk_dev_tmp117_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
+int sk_dev_tmp117_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
+void sk_dev_max17048_reset(sk_plant *p, sk_device *d);
+int sk_dev_max17048_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
+int sk_dev_max17048_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
+void sk_dev_tca9534_reset(sk_plant *p, sk_device *d);
+int sk_dev_tca9534_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
+int sk_dev_tca9534_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
+void sk_dev_payload_reset(sk_plant *p, sk_device *d);
+int sk_dev_payload_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
+int sk_dev_payload_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
+
+#endif

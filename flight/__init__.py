@@ -1,0 +1,2 @@
+"""Skyrack flight software. It touches the world only through the interfaces
+in flight.interfaces (Clock, Bus, Radio, Payload)."""

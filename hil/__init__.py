@@ -1,0 +1,1 @@
+"""Hardware in the loop: the flight software on a board, linked to the emulator."""

@@ -1,0 +1,5 @@
+"""The cffi extension is declared here; everything else is in pyproject.toml."""
+
+from setuptools import setup
+
+setup(cffi_modules=["csrc/build_ffi.py:ffibuilder"])

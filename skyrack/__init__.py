@@ -1,0 +1,1 @@
+"""The `skyrack` command line: composition only."""
