@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include "plant_internal.h"
 
-/* rotate (c, s) = (cos x, sin x) by a small angle d (|d| < 1e-2): cos/sin of
- * x + d from a 5th-order series, accurate to 1e-16 */
+/* rotate (c, s) = (cos x, sin x) by a small angle d: cos/sin of x + d from
+ * Taylor series to d^9, accurate to 1e-16 for |d| < 0.1 rad */
 static inline void rot_small(double c, double s, double d, double *c2, double *s2)
 {
     double d2 = d * d;
-    double cd = 1.0 - d2 * (0.5 - d2 / 24.0);
-    double sd = d * (1.0 - d2 * (1.0 / 6.0 - d2 / 120.0));
+    double cd = 1.0 - d2 * (1.0 / 2 - d2 * (1.0 / 24 - d2 * (1.0 / 720 - d2 * (1.0 / 40320))));
+    double sd = d * (1.0 - d2 * (1.0 / 6 - d2 * (1.0 / 120 - d2 * (1.0 / 5040 - d2 * (1.0 / 362880)))));
     *c2 = c * cd - s * sd;
     *s2 = s * cd + c * sd;
 }
@@ -55,6 +55,9 @@ void sk_orbit_slow(sk_plant *p)
     p->node_Q[2] = si;
     p->cos_argp = cos(argp);
     p->sin_argp = sin(argp);
+    double M = o->m0_rad + p->n_rad_s * t;
+    p->cos_M = cos(M);
+    p->sin_M = sin(M);
 }
 
 static int table_position(sk_plant *p, int64_t t_ns, double r[3], double v[3])
@@ -91,8 +94,11 @@ int sk_orbit_position(sk_plant *p, int64_t t_ns, double r[3], double v[3])
     double M = o->m0_rad + p->n_rad_s * t;
     double e = o->e;
     double cnu, snu, rad;
-    if (e == 0.0) {
-        M = fmod(M, SK_TWO_PI);
+    if (e == 0.0 && p->n_rad_s * dt_slow < 0.1) {
+        /* circular: the anomaly is carried from the last refresh */
+        rot_small(p->cos_M, p->sin_M, p->n_rad_s * dt_slow, &cnu, &snu);
+        rad = o->a_km;
+    } else if (e == 0.0) {
         cnu = cos(M);
         snu = sin(M);
         rad = o->a_km;

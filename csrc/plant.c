@@ -260,7 +260,7 @@ static int log_row(sk_log *log, const sk_state *s)
     if (log->rows >= log->capacity_rows) return SK_ERR_LOG_FULL;
     const double *v = (const double *)s;
     double *row = log->buf + log->rows * (1 + log->n_vars);
-    row[0] = (double)s->t_ns * 1e-9;
+    row[0] = (double)s->t_ns / 1e9;
     for (int k = 0; k < log->n_vars; k++) row[1 + k] = v[log->var_index[k]];
     log->rows++;
     return SK_OK;

@@ -58,6 +58,7 @@ struct sk_plant {
     int64_t slow_t_ns;          /* time of the last refresh */
     double node_P[3], node_Q[3];    /* RAAN basis: line of nodes and in-plane normal */
     double cos_argp, sin_argp;
+    double cos_M, sin_M;            /* mean anomaly at the last refresh */
     double gmst_cos, gmst_sin;      /* Earth rotation angle at the last refresh */
     double station_ecef_km[SK_MAX_STATIONS][3];
     double station_up_ecef[SK_MAX_STATIONS][3];
@@ -65,10 +66,16 @@ struct sk_plant {
 
     /* battery derived */
     double battery_heat_w;      /* losses of the last substep */
+    int ocv_seg, r0_seg;        /* table segments of the last lookup */
 
     /* thermal derived */
     double thermal_dt_max_s;    /* explicit stability bound */
     double rad_space_m2[SK_MAX_NODES];  /* sum of emissivity x area over node surfaces */
+    double th_L[SK_MAX_NODES][SK_MAX_NODES];  /* conductive Laplacian, W/K */
+    double th_M[SK_MAX_NODES][SK_MAX_NODES];  /* radiative operator incl. space, W/K^4 */
+    double th_inv_c[SK_MAX_NODES];
+    double surf_aA[SK_MAX_SURFACES], surf_eA[SK_MAX_SURFACES];  /* absorptivity, emissivity x area */
+    double panel_k[SK_MAX_PANELS];  /* eta x A x packing x MPPT x (1 - degradation) */
 
     /* payload internal */
     int payload_latched_off;
@@ -86,8 +93,7 @@ int sk_orbit_position(sk_plant *p, int64_t t_ns, double r[3], double v[3]);
 
 /* power.c */
 void sk_power_init(sk_plant *p);
-double sk_battery_ocv_cell(const sk_battery_cfg *b, double soc);
-double sk_battery_r0_cell(const sk_battery_cfg *b, double temp_c);
+double sk_interp(int n, const double *x, const double *y, double v, int *seg);
 void sk_power_step(sk_plant *p, double dt_s, const double sun_b[3], int sunlit);
 
 /* thermal.c */

@@ -8,28 +8,25 @@
 #include <math.h>
 #include "plant_internal.h"
 
-static double interp(int n, const double *x, const double *y, double v)
+/* piecewise-linear table lookup, clamped at the ends; *seg caches the
+ * segment of the last call, which a slowly varying input almost always hits */
+double sk_interp(int n, const double *x, const double *y, double v, int *seg)
 {
     if (v <= x[0]) return y[0];
     if (v >= x[n - 1]) return y[n - 1];
-    int lo = 0, hi = n - 1;
-    while (hi - lo > 1) {
-        int mid = (lo + hi) / 2;
-        if (x[mid] <= v) lo = mid;
-        else hi = mid;
+    int lo = *seg;
+    if (lo < 0 || lo >= n - 1 || v < x[lo] || v > x[lo + 1]) {
+        int hi = n - 1;
+        lo = 0;
+        while (hi - lo > 1) {
+            int mid = (lo + hi) / 2;
+            if (x[mid] <= v) lo = mid;
+            else hi = mid;
+        }
+        *seg = lo;
     }
-    double f = (v - x[lo]) / (x[hi] - x[lo]);
-    return y[lo] + f * (y[hi] - y[lo]);
-}
-
-double sk_battery_ocv_cell(const sk_battery_cfg *b, double soc)
-{
-    return interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, soc);
-}
-
-double sk_battery_r0_cell(const sk_battery_cfg *b, double temp_c)
-{
-    return interp(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, temp_c);
+    double f = (v - x[lo]) / (x[lo + 1] - x[lo]);
+    return y[lo] + f * (y[lo + 1] - y[lo]);
 }
 
 void sk_power_init(sk_plant *p)
@@ -37,10 +34,14 @@ void sk_power_init(sk_plant *p)
     const sk_battery_cfg *b = &p->cfg.battery;
     p->s.battery_capacity_ah = b->cell_capacity_ah * b->parallel * (1.0 - b->capacity_fade);
     p->s.battery_soc = b->initial_soc;
-    p->s.battery_ocv_v = b->series * sk_battery_ocv_cell(b, b->initial_soc);
+    p->s.battery_ocv_v = b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, b->initial_soc, &p->ocv_seg);
     p->s.battery_v = p->s.battery_ocv_v;
     p->s.bus_v = p->s.battery_v;
     for (int k = 0; k < p->cfg.n_loads; k++) p->s.load_cmd[k] = p->cfg.loads[k].initially_on ? 1.0 : 0.0;
+    for (int k = 0; k < p->cfg.n_panels; k++) {
+        const sk_panel_cfg *pa = &p->cfg.panels[k];
+        p->panel_k[k] = pa->efficiency * pa->area_m2 * pa->packing * pa->mppt_efficiency * (1.0 - pa->degradation);
+    }
 }
 
 /* powered loads and their demand at the present switch states */
@@ -85,8 +86,7 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
             double w = 0.0;
             if (cosang > 0.0) {
                 double good = 1.0 - s->fault_strings_lost[k] / (double)pa->strings;
-                w = flux * pa->efficiency * pa->area_m2 * cosang * pa->packing * pa->mppt_efficiency *
-                    (1.0 - pa->degradation) * good;
+                w = flux * p->panel_k[k] * cosang * good;
             }
             s->panel_power_w[k] = w;
             avail += w;
@@ -97,8 +97,9 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
     s->array_available_w = avail;
 
     double temp_c = b->node >= 0 ? s->node_temp_k[b->node] - 273.15 : 20.0;
-    double ocv = b->series * sk_battery_ocv_cell(b, s->battery_soc);
-    double r0 = (double)b->series / (double)b->parallel * sk_battery_r0_cell(b, temp_c);
+    double ocv = b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, s->battery_soc, &p->ocv_seg);
+    double r0 = (double)b->series / (double)b->parallel *
+                sk_interp(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, temp_c, &p->r0_seg);
     double vmax = b->series * b->ocv_cell_v[b->n_ocv - 1];
     double imax_d = b->max_discharge_a * b->parallel, imax_c = b->max_charge_a * b->parallel;
     s->battery_ocv_v = ocv;

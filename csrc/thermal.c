@@ -19,8 +19,11 @@ int sk_thermal_init(sk_plant *p)
         p->rad_space_m2[i] = 0.0;
         p->s.node_temp_k[i] = th->initial_k[i];
     }
-    for (int k = 0; k < th->n_surfaces; k++)
-        p->rad_space_m2[th->surf_node[k]] += th->surf_emissivity[k] * th->surf_area_m2[k];
+    for (int k = 0; k < th->n_surfaces; k++) {
+        p->surf_aA[k] = th->surf_absorptivity[k] * th->surf_area_m2[k];
+        p->surf_eA[k] = th->surf_emissivity[k] * th->surf_area_m2[k];
+        p->rad_space_m2[th->surf_node[k]] += p->surf_eA[k];
+    }
     double t3 = 4.0 * SK_SIGMA * T_BOUND_K * T_BOUND_K * T_BOUND_K;
     for (int k = 0; k < th->n_conductors; k++) {
         k_tot[th->cond_a[k]] += th->cond_w_k[k];
@@ -39,6 +42,32 @@ int sk_thermal_init(sk_plant *p)
         }
     }
     p->thermal_dt_max_s = dt_max;
+
+    /* dense operators: flow_i = q_i + space_i - sum_j (L_ij T_j + M_ij T_j^4) */
+    for (int i = 0; i < th->n_nodes; i++) {
+        for (int j = 0; j < th->n_nodes; j++) {
+            p->th_L[i][j] = 0.0;
+            p->th_M[i][j] = 0.0;
+        }
+        p->th_M[i][i] = SK_SIGMA * p->rad_space_m2[i];
+        p->th_inv_c[i] = 1.0 / th->capacitance_j_k[i];
+    }
+    for (int k = 0; k < th->n_conductors; k++) {
+        int a = th->cond_a[k], b = th->cond_b[k];
+        double g = th->cond_w_k[k];
+        p->th_L[a][a] += g;
+        p->th_L[b][b] += g;
+        p->th_L[a][b] -= g;
+        p->th_L[b][a] -= g;
+    }
+    for (int k = 0; k < th->n_radlinks; k++) {
+        int a = th->rad_a[k], b = th->rad_b[k];
+        double r = SK_SIGMA * th->rad_m2[k];
+        p->th_M[a][a] += r;
+        p->th_M[b][b] += r;
+        p->th_M[a][b] -= r;
+        p->th_M[b][a] -= r;
+    }
     return SK_OK;
 }
 
@@ -70,10 +99,9 @@ void sk_thermal_step(sk_plant *p, double dt, const double sun_b[3], const double
         const double *nb = th->surf_normal_b[k];
         double cs = nb[0] * sun_b[0] + nb[1] * sun_b[1] + nb[2] * sun_b[2];
         double ce = nb[0] * nadir_b[0] + nb[1] * nadir_b[1] + nb[2] * nadir_b[2];
-        double a = th->surf_area_m2[k], w = 0.0;
-        if (cs > 0.0) w += th->surf_absorptivity[k] * direct * cs * a;
-        if (ce > 0.0) w += (th->surf_absorptivity[k] * albedo + th->surf_emissivity[k] * ir) * ce * a;
-        q[th->surf_node[k]] += w;
+        cs = cs > 0.0 ? cs : 0.0;
+        ce = ce > 0.0 ? ce : 0.0;
+        q[th->surf_node[k]] += p->surf_aA[k] * (direct * cs + albedo * ce) + p->surf_eA[k] * ir * ce;
     }
     /* dissipation: loads, battery losses, minus electric power leaving the panels */
     for (int k = 0; k < c->n_loads; k++)
@@ -86,22 +114,21 @@ void sk_thermal_step(sk_plant *p, double dt, const double sun_b[3], const double
     if (steps < 1) steps = 1;
     double h = dt / steps;
     double tsp4 = t4(c->env.t_space_k);
+    for (int i = 0; i < n; i++) q[i] += SK_SIGMA * p->rad_space_m2[i] * tsp4;
     double *T = s->node_temp_k;
-    double flow[SK_MAX_NODES];
+    double T4[SK_MAX_NODES], Tn[SK_MAX_NODES];
     for (int it = 0; it < steps; it++) {
-        for (int i = 0; i < n; i++) flow[i] = q[i] - SK_SIGMA * p->rad_space_m2[i] * (t4(T[i]) - tsp4);
-        for (int k = 0; k < th->n_conductors; k++) {
-            int a = th->cond_a[k], b = th->cond_b[k];
-            double f = th->cond_w_k[k] * (T[b] - T[a]);
-            flow[a] += f;
-            flow[b] -= f;
+        /* the operators are symmetric: row j is column j, so the sums run
+         * over independent accumulators */
+        for (int i = 0; i < n; i++) {
+            T4[i] = t4(T[i]);
+            Tn[i] = q[i];
         }
-        for (int k = 0; k < th->n_radlinks; k++) {
-            int a = th->rad_a[k], b = th->rad_b[k];
-            double f = SK_SIGMA * th->rad_m2[k] * (t4(T[b]) - t4(T[a]));
-            flow[a] += f;
-            flow[b] -= f;
+        for (int j = 0; j < n; j++) {
+            const double *L = p->th_L[j], *M = p->th_M[j];
+            double tj = T[j], t4j = T4[j];
+            for (int i = 0; i < n; i++) Tn[i] -= L[i] * tj + M[i] * t4j;
         }
-        for (int i = 0; i < n; i++) T[i] += h * flow[i] / th->capacitance_j_k[i];
+        for (int i = 0; i < n; i++) T[i] += h * Tn[i] * p->th_inv_c[i];
     }
 }

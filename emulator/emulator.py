@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from emulator import faults as F
+from emulator import faults as flt
 from emulator import native
 from emulator.bus import EmulatedBus
 from emulator.radio import Delivered, EmulatedRadio
@@ -30,6 +30,10 @@ _INDEXED_BY = {
     "fault_heater_stuck": "loads", "panel_power_w": "panels", "fault_strings_lost": "panels",
     "station_sin_elevation": "stations", "station_range_km": "stations", "station_visible": "stations",
 }
+
+
+def _elevation_deg(sin_el: float) -> float:
+    return math.degrees(math.asin(max(-1.0, min(1.0, sin_el))))
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Emulator:
         self.buses = [EmulatedBus(self._plant, k) for k in range(4)]
         self.bus = self.buses[0]
         self.radio = EmulatedRadio(sink)
-        self._faults: list[tuple[int, int, F.Fault]] = []
+        self._faults: list[tuple[int, int, flt.Fault]] = []
         self._fault_seq = 0
         self._log: _Log | None = None
         self._slots = native.state_slots()
@@ -136,7 +140,7 @@ class Emulator:
         self._table_end_ns = t0 + (n - 1) * _TABLE_STEP_NS
 
     # ------------------------------------------------------------------ faults
-    def inject(self, fault: F.Fault, at_ns: int | None = None) -> None:
+    def inject(self, fault: flt.Fault, at_ns: int | None = None) -> None:
         """Schedule a fault at a simulated time (now when at_ns is None)."""
         self._validate_fault(fault)
         when = self.t_ns if at_ns is None else int(at_ns)
@@ -146,27 +150,29 @@ class Emulator:
         self._fault_seq += 1
         self._apply_due_faults()
 
-    def _validate_fault(self, fault: F.Fault) -> None:
+    def _validate_fault(self, fault: flt.Fault) -> None:
         sc = self.scenario
-        if isinstance(fault, F.DeviceNack | F.StuckReading | F.ReadingOffset | F.ExtraNoise | F.BitFlip
-                      | F.ClearDeviceFaults):
-            sc.device(fault.device) if fault.device in [d.name for d in sc.devices] else self._unknown(
-                "device", fault.device, [d.name for d in sc.devices])
-        elif isinstance(fault, F.LostSolarStrings):
+        if isinstance(fault, flt.DeviceNack | flt.StuckReading | flt.ReadingOffset | flt.ExtraNoise | flt.BitFlip
+                      | flt.ClearDeviceFaults):
+            names = [d.name for d in sc.devices]
+            if fault.device not in names:
+                self._unknown("device", fault.device, names)
+        elif isinstance(fault, flt.LostSolarStrings):
             names = [p.name for p in sc.panels]
             if fault.panel not in names:
                 self._unknown("panel", fault.panel, names)
             if fault.strings > sc.panels[names.index(fault.panel)].strings:
-                raise ValueError(f"panel {fault.panel!r} has only {sc.panels[names.index(fault.panel)].strings} strings")
-        elif isinstance(fault, F.HeaterStuckOn):
+                have = sc.panels[names.index(fault.panel)].strings
+                raise ValueError(f"panel {fault.panel!r} has only {have} strings")
+        elif isinstance(fault, flt.HeaterStuckOn):
             names = [ld.name for ld in sc.loads]
             if fault.load not in names:
                 self._unknown("load", fault.load, names)
-        elif isinstance(fault, F.BatteryCellFailure):
+        elif isinstance(fault, flt.BatteryCellFailure):
             if fault.cells >= sc.battery.cells_parallel:
                 raise ValueError(f"battery has {sc.battery.cells_parallel} cells in parallel; "
                                  f"failing {fault.cells} would leave none")
-        elif isinstance(fault, F.PayloadStuckMax):
+        elif isinstance(fault, flt.PayloadStuckMax):
             if sc.payload is None:
                 raise ValueError("this scenario has no payload")
         else:
@@ -181,29 +187,29 @@ class Emulator:
             _, _, fault = heapq.heappop(self._faults)
             self._apply(fault)
 
-    def _apply(self, fault: F.Fault) -> None:
+    def _apply(self, fault: flt.Fault) -> None:
         sc, p = self.scenario, self._plant
-        if isinstance(fault, F.LostSolarStrings):
+        if isinstance(fault, flt.LostSolarStrings):
             p.set_field("fault_strings_lost", float(fault.strings), [x.name for x in sc.panels].index(fault.panel))
-        elif isinstance(fault, F.HeaterStuckOn):
+        elif isinstance(fault, flt.HeaterStuckOn):
             p.set_field("fault_heater_stuck", 1.0 if fault.on else 0.0, sc.load_index(fault.load))
-        elif isinstance(fault, F.PayloadStuckMax):
+        elif isinstance(fault, flt.PayloadStuckMax):
             p.set_field("fault_payload_stuck_max", 1.0 if fault.on else 0.0)
-        elif isinstance(fault, F.BatteryCellFailure):
+        elif isinstance(fault, flt.BatteryCellFailure):
             cap = float(p.state["battery_capacity_ah"])
             per_cell = sc.battery.cell_capacity_ah * (1 - sc.battery.capacity_fade)
             p.set_field("battery_capacity_ah", max(cap - fault.cells * per_cell, 0.05 * per_cell))
         else:
             d = sc.device(fault.device)
-            if isinstance(fault, F.DeviceNack):
+            if isinstance(fault, flt.DeviceNack):
                 p.device_fault(d.bus, d.address, native.FAULT_NACK, 0, 1.0 if fault.on else 0.0)
-            elif isinstance(fault, F.StuckReading):
+            elif isinstance(fault, flt.StuckReading):
                 p.device_fault(d.bus, d.address, native.FAULT_STUCK, fault.register, float(fault.raw))
-            elif isinstance(fault, F.ReadingOffset):
+            elif isinstance(fault, flt.ReadingOffset):
                 p.device_fault(d.bus, d.address, native.FAULT_OFFSET, 0, fault.offset)
-            elif isinstance(fault, F.ExtraNoise):
+            elif isinstance(fault, flt.ExtraNoise):
                 p.device_fault(d.bus, d.address, native.FAULT_NOISE, 0, fault.sigma)
-            elif isinstance(fault, F.BitFlip):
+            elif isinstance(fault, flt.BitFlip):
                 p.device_fault(d.bus, d.address, native.FAULT_BITFLIP, fault.register, float(fault.mask))
             else:
                 p.device_fault(d.bus, d.address, native.FAULT_CLEAR, 0, 0.0)
@@ -263,7 +269,7 @@ class Emulator:
             "beta_deg": math.degrees(float(st["beta_rad"])),
             "contact_station": sc.stations[contact].name if contact >= 0 else None,
             "stations": {
-                g.name: {"elevation_deg": math.degrees(math.asin(max(-1.0, min(1.0, float(st["station_sin_elevation"][k]))))),
+                g.name: {"elevation_deg": _elevation_deg(float(st["station_sin_elevation"][k])),
                          "range_km": float(st["station_range_km"][k]),
                          "visible": bool(st["station_visible"][k])}
                 for k, g in enumerate(sc.stations)

@@ -138,7 +138,9 @@ def c_config(s: Scenario) -> dict[str, Any]:
 
 def _state_dtype() -> np.dtype[Any]:
     """A numpy structured dtype laid over the C sk_state."""
-    names, formats, offsets = [], [], []
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
     for fname, f in ffi.typeof("sk_state").fields:
         t = f.type
         names.append(fname)

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 R_EARTH_KM = 6378.137
 MU_KM3_S2 = 398600.4418
 J2 = 1.08263e-3
-
-T = TypeVar("T")
 
 
 class ScenarioError(ValueError):
@@ -679,10 +676,10 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         t.done()
     load_names = [ld.name for ld in loads]
     _unique(load_names, "load", "load")
-    for k, a in enumerate(loads):
-        for b in loads[:k]:
-            if a.gpio >= 0 and (a.gpio, a.pin) == (b.gpio, b.pin):
-                raise ScenarioError(f"load[{k}].pin: pin {a.pin} already switches load {b.name!r}")
+    for k, this in enumerate(loads):
+        for other in loads[:k]:
+            if this.gpio >= 0 and (this.gpio, this.pin) == (other.gpio, other.pin):
+                raise ScenarioError(f"load[{k}].pin: pin {this.pin} already switches load {other.name!r}")
 
     payload = None
     if top.has("payload"):
@@ -732,13 +729,13 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         if not lo <= addr <= hi:
             raise ScenarioError(f"{t.key('address')}: a {chip} answers at 0x{lo:02x}-0x{hi:02x}, got 0x{addr:02x}")
         bus_no = t.int_("bus", 0, lo=0, hi=3)
-        source, index, shunt = Source.LOAD, -1, 0.0
+        src, index, shunt = Source.LOAD, -1, 0.0
         if chip == "ina226":
             what = t.str_("measures")
             if what == "array":
-                source = Source.ARRAY
+                src = Source.ARRAY
             elif what == "battery":
-                source = Source.BATTERY
+                src = Source.BATTERY
             elif what.startswith("load:") and what[5:] in load_names:
                 index = load_names.index(what[5:])
             else:
@@ -748,7 +745,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         elif chip == "tmp117":
             index = _lookup(node_names, "thermal node", t, "node")
         noise = t.num("noise", 0.0, lo=0.0) if chip != "tca9534" else 0.0
-        devices.append(Device(dname, chips[chip], bus_no, addr, source, index, shunt, noise))
+        devices.append(Device(dname, chips[chip], bus_no, addr, src, index, shunt, noise))
         t.done()
     for k, d in enumerate(devices):
         for e in devices[:k]:
@@ -800,5 +797,3 @@ def with_changes(s: Scenario, **changes: Any) -> Scenario:
 
     return replace(s, **changes)
 
-
-Check = Callable[[float], bool]

@@ -6,12 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     from emulator.scenario import ScenarioError, load, preset_names
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in preset_names():
         try:
             sc = load(name)
