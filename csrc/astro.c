@@ -12,7 +12,8 @@ void sk_sun_eci(double jd_utc, double out_unit[3], double *dist_km)
     const double eps = 23.43929111 * DEG;
     double T = (jd_utc - 2451545.0) / 36525.0;
     double M = fmod(357.5256 + 35999.049 * T, 360.0) * DEG;
-    double lon = 282.9400 * DEG + M + (6892.0 * sin(M) + 72.0 * sin(2.0 * M)) / 3600.0 * DEG;
+    /* longitude of perihelion in the J2000 frame advances 0.3225 deg per century */
+    double lon = (282.9400 + 0.3225 * T) * DEG + M + (6892.0 * sin(M) + 72.0 * sin(2.0 * M)) / 3600.0 * DEG;
     double r = (149.619 - 2.499 * cos(M) - 0.021 * cos(2.0 * M)) * 1e6;
     double cl = cos(lon), sl = sin(lon);
     out_unit[0] = cl;
@@ -38,14 +39,22 @@ double sk_gmst_rad(double jd_utc)
  * overlap of two discs is computed only inside the penumbra. */
 double sk_illumination(const double r[3], const double s[3], double sun_dist_km)
 {
+    return sk_illumination_cones(r, s, sun_dist_km, (SK_RSUN_KM + SK_RE_KM) / sun_dist_km,
+                                 (SK_RSUN_KM - SK_RE_KM) / sun_dist_km);
+}
+
+/* the same with the cone slopes (R_sun +/- R_earth) / d_sun precomputed */
+double sk_illumination_cones(const double r[3], const double s[3], double sun_dist_km, double pen_slope,
+                             double umb_slope)
+{
     double along = r[0] * s[0] + r[1] * s[1] + r[2] * s[2];
     if (along >= 0.0) return 1.0;               /* on the day side of the terminator plane */
     double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
     double perp2 = r2 - along * along;           /* squared distance from the shadow axis */
     double behind = -along;
     /* cone half-angle slopes: penumbra widens, umbra narrows behind the Earth */
-    double pen = SK_RE_KM + behind * (SK_RSUN_KM + SK_RE_KM) / sun_dist_km;
-    double umb = SK_RE_KM - behind * (SK_RSUN_KM - SK_RE_KM) / sun_dist_km;
+    double pen = SK_RE_KM + behind * pen_slope;
+    double umb = SK_RE_KM - behind * umb_slope;
     if (perp2 > pen * pen * 1.0001) return 1.0;
     if (umb > 0 && perp2 < umb * umb * 0.9999) return 0.0;
 

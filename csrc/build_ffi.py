@@ -38,7 +38,7 @@ ffibuilder.set_source(
     '#include "skyrack.h"',
     sources=[f"csrc/{name}" for name in SOURCES],
     include_dirs=["csrc"],
-    extra_compile_args=["-O3", "-std=c99", "-fno-fast-math", "-ffp-contract=off"],
+    extra_compile_args=["-O2", "-std=c99", "-fno-fast-math", "-ffp-contract=off"],
     libraries=["m"],
 )
 

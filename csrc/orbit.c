@@ -30,6 +30,7 @@ void sk_orbit_init(sk_plant *p)
     p->n_rad_s = n0;
     p->raan_dot = 0.0;
     p->argp_dot = 0.0;
+    p->v_scale = sqrt(SK_MU_KM3_S2 / p->p_km);
     if (o->j2) {
         double k = 1.5 * SK_J2 * (SK_RE_KM / p->p_km) * (SK_RE_KM / p->p_km);
         double ci = cos(o->i_rad), si2 = sin(o->i_rad) * sin(o->i_rad);
@@ -55,9 +56,9 @@ void sk_orbit_slow(sk_plant *p)
     p->node_Q[2] = si;
     p->cos_argp = cos(argp);
     p->sin_argp = sin(argp);
-    double M = o->m0_rad + p->n_rad_s * t;
-    p->cos_M = cos(M);
-    p->sin_M = sin(M);
+    double u = argp + o->m0_rad + p->n_rad_s * t;  /* argument of latitude when e = 0 */
+    p->cos_u = cos(u);
+    p->sin_u = sin(u);
 }
 
 static int table_position(sk_plant *p, int64_t t_ns, double r[3], double v[3])
@@ -89,40 +90,46 @@ int sk_orbit_position(sk_plant *p, int64_t t_ns, double r[3], double v[3])
     const sk_orbit_cfg *o = &p->cfg.orbit;
     if (o->kind == SK_ORBIT_TABLE) return table_position(p, t_ns, r, v);
 
-    double t = (double)t_ns * 1e-9;
     double dt_slow = (double)(t_ns - p->slow_t_ns) * 1e-9;
-    double M = o->m0_rad + p->n_rad_s * t;
     double e = o->e;
-    double cnu, snu, rad;
-    if (e == 0.0 && p->n_rad_s * dt_slow < 0.1) {
-        /* circular: the anomaly is carried from the last refresh */
-        rot_small(p->cos_M, p->sin_M, p->n_rad_s * dt_slow, &cnu, &snu);
-        rad = o->a_km;
-    } else if (e == 0.0) {
-        cnu = cos(M);
-        snu = sin(M);
+    double rad, cu, su, cw = 0.0, sw = 0.0;
+    double du = (p->argp_dot + p->n_rad_s) * dt_slow;
+    if (e == 0.0 && du < 0.1 && du > -0.1) {
+        /* circular: the argument of latitude is carried from the last refresh */
+        rot_small(p->cos_u, p->sin_u, du, &cu, &su);
         rad = o->a_km;
     } else {
-        double E = sk_kepler_E(M, e);
-        double cE = cos(E), sE = sin(E);
-        double den = 1.0 - e * cE;
-        cnu = (cE - e) / den;
-        snu = p->sqrt_1me2 * sE / den;
-        rad = o->a_km * den;
+        double t = (double)t_ns * 1e-9;
+        double M = o->m0_rad + p->n_rad_s * t;
+        double cnu, snu;
+        if (e == 0.0) {
+            cnu = cos(M);
+            snu = sin(M);
+            rad = o->a_km;
+        } else {
+            double E = sk_kepler_E(M, e);
+            double cE = cos(E), sE = sin(E);
+            double den = 1.0 - e * cE;
+            cnu = (cE - e) / den;
+            snu = p->sqrt_1me2 * sE / den;
+            rad = o->a_km * den;
+        }
+        /* argument of latitude u = argp + nu, argp carried from the last refresh */
+        rot_small(p->cos_argp, p->sin_argp, p->argp_dot * dt_slow, &cw, &sw);
+        cu = cw * cnu - sw * snu;
+        su = sw * cnu + cw * snu;
     }
-    /* argument of latitude u = argp + nu, with argp carried from the last refresh */
-    double cw, sw;
-    rot_small(p->cos_argp, p->sin_argp, p->argp_dot * dt_slow, &cw, &sw);
-    double cu = cw * cnu - sw * snu, su = sw * cnu + cw * snu;
-    /* RAAN basis carried from the last refresh */
-    double cO, sO;
-    rot_small(p->node_P[0], p->node_P[1], p->raan_dot * dt_slow, &cO, &sO);
+    /* RAAN basis carried from the last refresh (the drift over a refresh
+     * period is below 1e-3 rad: a third-order rotation is exact to 1e-14) */
+    double d = p->raan_dot * dt_slow;
+    double cd = 1.0 - 0.5 * d * d, sd = d * (1.0 - d * d / 6.0);
+    double cO = p->node_P[0] * cd - p->node_P[1] * sd, sO = p->node_P[1] * cd + p->node_P[0] * sd;
     double P[3] = {cO, sO, 0.0};
     double Q[3] = {-sO * p->cos_i, cO * p->cos_i, p->sin_i};
     r[0] = rad * (cu * P[0] + su * Q[0]);
     r[1] = rad * (cu * P[1] + su * Q[1]);
     r[2] = rad * (su * Q[2]);
-    double vk = sqrt(SK_MU_KM3_S2 / p->p_km);
+    double vk = p->v_scale;
     double fu = -(su + e * sw), gu = cu + e * cw;
     v[0] = vk * (fu * P[0] + gu * Q[0]);
     v[1] = vk * (fu * P[1] + gu * Q[1]);

@@ -37,11 +37,16 @@ void sk_payload_set_mode(sk_plant *p, int mode)
     }
 }
 
-/* electrical demand at the present mode, job and throttle */
+/* electrical demand at the present mode, job and thermal state. Throttling
+ * acts within microseconds on a real part, so the throttled power is the
+ * self-consistent solution of
+ *   P = P_cmd (1 - (T_node + R_j P - T_throttle) / (T_shutdown - T_throttle))
+ * rather than a lagged feedback (which oscillates when R_j P_cmd exceeds the span) */
 double sk_payload_demand_w(sk_plant *p)
 {
     const sk_payload_cfg *pc = &p->cfg.payload;
     sk_state *s = &p->s;
+    p->payload_cmd_w = 0.0;
     if (!pc->present) return 0.0;
     if (s->fault_payload_stuck_max != 0.0) return pc->mode_power_w[pc->n_modes - 1];
     if (p->payload_latched_off) return 0.0;
@@ -49,9 +54,13 @@ double sk_payload_demand_w(sk_plant *p)
     if (mode <= 0) return 0.0;
     /* without a running job the part sits at its lowest mode's power */
     double w = s->job_active == 1.0 ? mode_power(pc, mode) : mode_power(pc, 1);
+    p->payload_cmd_w = w;
+    double node_c = s->node_temp_k[pc->node] - 273.15;
+    if (node_c + pc->junction_k_per_w * w <= pc->throttle_c) return w;
+    double span = pc->shutdown_c - pc->throttle_c;
+    double capped = w * (1.0 - (node_c - pc->throttle_c) / span) / (1.0 + w * pc->junction_k_per_w / span);
     double floor = mode_power(pc, 1);
-    double capped = w * s->payload_throttle;
-    if (capped < floor) capped = floor < w ? floor : w;
+    if (capped < floor) capped = floor < w ? floor : w;   /* the lowest clocks still draw idle power */
     return capped;
 }
 
@@ -63,19 +72,12 @@ void sk_payload_step(sk_plant *p, double dt)
     double w = s->load_power_w[pc->load];
     s->payload_power_w = w;
     s->payload_die_c = s->node_temp_k[pc->node] - 273.15 + pc->junction_k_per_w * w;
-
     int stuck = s->fault_payload_stuck_max != 0.0;
+    s->payload_throttle = !stuck && p->payload_cmd_w > 0.0 && w < p->payload_cmd_w ? w / p->payload_cmd_w : 1.0;
     if (!stuck && s->payload_die_c >= pc->shutdown_c) {
         p->payload_latched_off = 1;
         s->payload_shutdown = 1.0;
     }
-    /* clock throttling in proportion to the excess over the throttle point */
-    double th = 1.0;
-    if (!stuck && s->payload_die_c > pc->throttle_c) {
-        th = 1.0 - (s->payload_die_c - pc->throttle_c) / (pc->shutdown_c - pc->throttle_c);
-        if (th < 0.0) th = 0.0;
-    }
-    s->payload_throttle = th;
 
     double thr = 0.0;
     if (s->job_active == 1.0 && w > 0.0 && s->load_on[pc->load] != 0.0) thr = throughput_at(pc, w);

@@ -87,7 +87,8 @@ static int check_config(const sk_config *c)
         for (int j = 0; j < k; j++)
             if (c->devices[j].bus == d->bus && c->devices[j].addr == d->addr) return SK_ERR_CONFIG;
     }
-    if (c->slow_period_ns <= 0) return SK_ERR_CONFIG;
+    /* the small-angle carries in orbit.c and environment() assume refreshes at most 300 s apart */
+    if (c->slow_period_ns <= 0 || c->slow_period_ns > 300000000000LL) return SK_ERR_CONFIG;
     return SK_OK;
 }
 
@@ -118,6 +119,9 @@ static void slow_refresh(sk_plant *p)
 {
     double jd = jd_at(p, p->s.t_ns);
     sk_sun_eci(jd, p->s.sun_eci, &p->s.sun_dist_km);
+    p->solar_w_m2 = p->cfg.env.solar_flux_w_m2 * (SK_AU_KM / p->s.sun_dist_km) * (SK_AU_KM / p->s.sun_dist_km);
+    p->pen_slope = (SK_RSUN_KM + SK_RE_KM) / p->s.sun_dist_km;
+    p->umb_slope = (SK_RSUN_KM - SK_RE_KM) / p->s.sun_dist_km;
     double g = sk_gmst_rad(jd);
     p->gmst_cos = cos(g);
     p->gmst_sin = sin(g);
@@ -184,7 +188,7 @@ static int environment(sk_plant *p)
     if (s->t_ns >= p->slow_next_ns) slow_refresh(p);
     int rc = sk_orbit_position(p, s->t_ns, s->r_eci_km, s->v_eci_km_s);
     if (rc != SK_OK) return rc;
-    s->illumination = sk_illumination(s->r_eci_km, s->sun_eci, s->sun_dist_km);
+    s->illumination = sk_illumination_cones(s->r_eci_km, s->sun_eci, s->sun_dist_km, p->pen_slope, p->umb_slope);
 
     /* satellite in the Earth-fixed frame: rotate by -GMST, carried from the refresh */
     double d = SK_OMEGA_EARTH * (double)(s->t_ns - p->slow_t_ns) * 1e-9;
@@ -195,13 +199,16 @@ static int environment(sk_plant *p)
                     s->r_eci_km[2]};
     int best = -1;
     double best_el = -10.0;
-    for (int k = 0; k < p->cfg.n_stations; k++) {
+    int ns = p->cfg.n_stations;
+    for (int k = 0; k < ns; k++) {
         double rho[3] = {re[0] - p->station_ecef_km[k][0], re[1] - p->station_ecef_km[k][1],
                          re[2] - p->station_ecef_km[k][2]};
         double range = sqrt(dot3(rho, rho));
-        double sin_el = dot3(rho, p->station_up_ecef[k]) / range;
         s->station_range_km[k] = range;
-        s->station_sin_elevation[k] = sin_el;
+        s->station_sin_elevation[k] = dot3(rho, p->station_up_ecef[k]) / range;
+    }
+    for (int k = 0; k < ns; k++) {
+        double sin_el = s->station_sin_elevation[k];
         int vis = sin_el >= p->sin_min_el[k];
         s->station_visible[k] = vis ? 1.0 : 0.0;
         if (vis && sin_el > best_el) {
@@ -269,8 +276,9 @@ static int log_row(sk_log *log, const sk_state *s)
 static void substep(sk_plant *p, double dt)
 {
     sk_state *s = &p->s;
-    double rn = sqrt(dot3(s->r_eci_km, s->r_eci_km));
-    double nadir[3] = {-s->r_eci_km[0] / rn, -s->r_eci_km[1] / rn, -s->r_eci_km[2] / rn};
+    double r2 = dot3(s->r_eci_km, s->r_eci_km);
+    double inv_r = 1.0 / sqrt(r2);
+    double nadir[3] = {-s->r_eci_km[0] * inv_r, -s->r_eci_km[1] * inv_r, -s->r_eci_km[2] * inv_r};
     double sun_b[3], nadir_b[3];
     attitude(p, nadir, sun_b, nadir_b);
     double albedo_factor = -dot3(nadir, s->sun_eci);
@@ -278,7 +286,7 @@ static void substep(sk_plant *p, double dt)
 
     sk_power_step(p, dt, sun_b, s->illumination > 0.0);
     sk_payload_step(p, dt);
-    sk_thermal_step(p, dt, sun_b, nadir_b, albedo_factor);
+    sk_thermal_step(p, dt, sun_b, nadir_b, albedo_factor, SK_RE_KM * SK_RE_KM / r2);
     if (s->contact_station >= 0.0) {
         s->downlink_bits += s->downlink_bps * dt;
         s->uplink_bits += s->uplink_bps * dt;

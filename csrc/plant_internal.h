@@ -58,8 +58,11 @@ struct sk_plant {
     int64_t slow_t_ns;          /* time of the last refresh */
     double node_P[3], node_Q[3];    /* RAAN basis: line of nodes and in-plane normal */
     double cos_argp, sin_argp;
-    double cos_M, sin_M;            /* mean anomaly at the last refresh */
+    double cos_u, sin_u;            /* argp + mean anomaly at the last refresh (circular orbits) */
+    double v_scale;                 /* sqrt(mu / p) */
     double gmst_cos, gmst_sin;      /* Earth rotation angle at the last refresh */
+    double solar_w_m2;              /* solar flux at the Sun's present distance */
+    double pen_slope, umb_slope;    /* shadow cone slopes at that distance */
     double station_ecef_km[SK_MAX_STATIONS][3];
     double station_up_ecef[SK_MAX_STATIONS][3];
     double sin_min_el[SK_MAX_STATIONS];
@@ -67,19 +70,38 @@ struct sk_plant {
     /* battery derived */
     double battery_heat_w;      /* losses of the last substep */
     int ocv_seg, r0_seg;        /* table segments of the last lookup */
+    double r0_scale;            /* series / parallel */
+    double v_max;               /* charge voltage limit (top of the OCV table) */
+    double i_max_discharge, i_max_charge;  /* pack current limits */
 
     /* thermal derived */
     double thermal_dt_max_s;    /* explicit stability bound */
     double rad_space_m2[SK_MAX_NODES];  /* sum of emissivity x area over node surfaces */
     double th_L[SK_MAX_NODES][SK_MAX_NODES];  /* conductive Laplacian, W/K */
-    double th_M[SK_MAX_NODES][SK_MAX_NODES];  /* radiative operator incl. space, W/K^4 */
+    double th_space_k4[SK_MAX_NODES];         /* sigma x sum(eps A), W/K^4 */
+    double th_rad_k4[SK_MAX_RADLINKS];        /* sigma x R_ij, W/K^4 */
     double th_inv_c[SK_MAX_NODES];
+    double th_q_space[SK_MAX_NODES];    /* what space radiates back, W */
+    double th_last_dt;                  /* substep of the cached internal step count */
+    int th_steps;
+    double surf_n[SK_MAX_SURFACES][3];  /* surfaces grouped by node */
     double surf_aA[SK_MAX_SURFACES], surf_eA[SK_MAX_SURFACES];  /* absorptivity, emissivity x area */
+    int node_surf_end[SK_MAX_NODES];
+    double th_sun_b[3], th_nadir_b[3];  /* directions the coefficients below were made for */
+    double th_sun_coef[SK_MAX_NODES];   /* sum of absorptivity x area x cos to the Sun */
+    double th_albedo_coef[SK_MAX_NODES], th_ir_coef[SK_MAX_NODES];  /* ... and to nadir */
     double panel_k[SK_MAX_PANELS];  /* eta x A x packing x MPPT x (1 - degradation) */
 
     /* payload internal */
     int payload_latched_off;
+    double payload_cmd_w;       /* power the commanded mode asks for, before throttling */
+    int64_t uv_trip_ns;         /* when the undervoltage protection last tripped */
+    double cells_parallel;      /* the parallel count the derived battery terms were made for */
 };
+
+/* astro.c */
+double sk_illumination_cones(const double r[3], const double s[3], double sun_dist_km, double pen_slope,
+                             double umb_slope);
 
 /* rng.c */
 void sk_rng_seed(sk_plant *p, uint64_t seed);
@@ -99,7 +121,7 @@ void sk_power_step(sk_plant *p, double dt_s, const double sun_b[3], int sunlit);
 /* thermal.c */
 int sk_thermal_init(sk_plant *p);
 void sk_thermal_step(sk_plant *p, double dt_s, const double sun_b[3], const double nadir_b[3],
-                     double albedo_factor);
+                     double albedo_factor, double f_earth);
 
 /* payload.c */
 void sk_payload_step(sk_plant *p, double dt_s);

@@ -29,15 +29,30 @@ double sk_interp(int n, const double *x, const double *y, double v, int *seg)
     return y[lo] + f * (y[lo + 1] - y[lo]);
 }
 
+/* terms that scale with the working parallel strings: an open-circuit cell
+ * failure removes its string's capacity, conductance and current capability */
+static void battery_strings(sk_plant *p)
+{
+    const sk_battery_cfg *b = &p->cfg.battery;
+    double np = p->s.battery_cells_parallel;
+    p->s.battery_capacity_ah = b->cell_capacity_ah * np * (1.0 - b->capacity_fade);
+    p->cells_parallel = np;
+    p->r0_scale = (double)b->series / np;
+    p->i_max_discharge = b->max_discharge_a * np;
+    p->i_max_charge = b->max_charge_a * np;
+}
+
 void sk_power_init(sk_plant *p)
 {
     const sk_battery_cfg *b = &p->cfg.battery;
-    p->s.battery_capacity_ah = b->cell_capacity_ah * b->parallel * (1.0 - b->capacity_fade);
+    p->s.battery_cells_parallel = b->parallel;
     p->s.battery_soc = b->initial_soc;
     p->s.battery_ocv_v = b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, b->initial_soc, &p->ocv_seg);
     p->s.battery_v = p->s.battery_ocv_v;
     p->s.bus_v = p->s.battery_v;
     for (int k = 0; k < p->cfg.n_loads; k++) p->s.load_cmd[k] = p->cfg.loads[k].initially_on ? 1.0 : 0.0;
+    battery_strings(p);
+    p->v_max = b->series * b->ocv_cell_v[b->n_ocv - 1];
     for (int k = 0; k < p->cfg.n_panels; k++) {
         const sk_panel_cfg *pa = &p->cfg.panels[k];
         p->panel_k[k] = pa->efficiency * pa->area_m2 * pa->packing * pa->mppt_efficiency * (1.0 - pa->degradation);
@@ -45,9 +60,11 @@ void sk_power_init(sk_plant *p)
 }
 
 /* powered loads and their demand at the present switch states */
-static double load_demand(sk_plant *p)
+static double load_demand(sk_plant *p, double *heater_w, double *payload_w)
 {
     double total = 0.0;
+    *heater_w = 0.0;
+    *payload_w = 0.0;
     sk_state *s = &p->s;
     for (int k = 0; k < p->cfg.n_loads; k++) {
         const sk_load_cfg *l = &p->cfg.loads[k];
@@ -58,7 +75,8 @@ static double load_demand(sk_plant *p)
         if (on) {
             switch (l->kind) {
             case SK_LOAD_RADIO: w = l->power_w + (s->radio_tx != 0.0 ? l->tx_power_w : 0.0); break;
-            case SK_LOAD_PAYLOAD: w = sk_payload_demand_w(p); break;
+            case SK_LOAD_PAYLOAD: w = sk_payload_demand_w(p); *payload_w += w; break;
+            case SK_LOAD_HEATER: w = l->power_w; *heater_w += w; break;
             default: w = l->power_w; break;
             }
         }
@@ -78,8 +96,7 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
     /* array at the maximum power point */
     double avail = 0.0;
     if (sunlit) {
-        double flux = c->env.solar_flux_w_m2 * (SK_AU_KM / s->sun_dist_km) * (SK_AU_KM / s->sun_dist_km) *
-                      s->illumination;
+        double flux = p->solar_w_m2 * s->illumination;
         for (int k = 0; k < c->n_panels; k++) {
             const sk_panel_cfg *pa = &c->panels[k];
             double cosang = pa->normal_b[0] * sun_b[0] + pa->normal_b[1] * sun_b[1] + pa->normal_b[2] * sun_b[2];
@@ -96,16 +113,22 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
     }
     s->array_available_w = avail;
 
+    if (s->battery_cells_parallel != p->cells_parallel) battery_strings(p);
     double temp_c = b->node >= 0 ? s->node_temp_k[b->node] - 273.15 : 20.0;
     double ocv = b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, s->battery_soc, &p->ocv_seg);
-    double r0 = (double)b->series / (double)b->parallel *
-                sk_interp(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, temp_c, &p->r0_seg);
-    double vmax = b->series * b->ocv_cell_v[b->n_ocv - 1];
-    double imax_d = b->max_discharge_a * b->parallel, imax_c = b->max_charge_a * b->parallel;
+    double r0 = p->r0_scale * sk_interp(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, temp_c, &p->r0_seg);
+    double vmax = p->v_max, imax_d = p->i_max_discharge, imax_c = p->i_max_charge;
     s->battery_ocv_v = ocv;
     s->battery_r0_ohm = r0;
 
-    double load = load_demand(p);
+    /* the undervoltage protection recloses once the battery has recovered
+     * and the hold time is over (a load that still collapses the bus trips
+     * it again: the retry "hiccup" of a latching current limiter) */
+    if (s->uv_tripped != 0.0 && ocv >= c->bus.undervoltage_reset_v &&
+        (double)(s->t_ns - p->uv_trip_ns) * 1e-9 >= c->bus.undervoltage_hold_s)
+        s->uv_tripped = 0.0;
+    double heater_w, payload_w;
+    double load = load_demand(p, &heater_w, &payload_w);
     double net = load - avail;      /* > 0: battery discharges */
     double i = 0.0, v = ocv;
     if (net > 0.0) {
@@ -118,7 +141,8 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
         if (collapse && s->uv_tripped == 0.0) {
             /* the undervoltage protection opens every switched load */
             s->uv_tripped = 1.0;
-            load = load_demand(p);
+            p->uv_trip_ns = s->t_ns;
+            load = load_demand(p, &heater_w, &payload_w);
             net = load - avail;
             if (net > 0.0) {
                 disc = ocv * ocv - 4.0 * r0 * net;
@@ -173,12 +197,8 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
     else s->e_batt_in_j += -v * i * dt;
     s->e_batt_loss_j += loss * dt;
     s->e_batt_chem_j += ocv * dq_real;
-    for (int k = 0; k < c->n_loads; k++) {
-        if (c->loads[k].kind == SK_LOAD_HEATER) s->e_heater_j += s->load_power_w[k] * dt;
-        if (c->loads[k].kind == SK_LOAD_PAYLOAD) s->e_payload_j += s->load_power_w[k] * dt;
-    }
+    s->e_heater_j += heater_w * dt;
+    s->e_payload_j += payload_w * dt;
     p->battery_heat_w = loss;
 
-    /* undervoltage protection resets once the battery has recovered */
-    if (s->uv_tripped != 0.0 && ocv >= c->bus.undervoltage_reset_v) s->uv_tripped = 0.0;
 }

@@ -115,6 +115,7 @@ typedef struct {
 
 typedef struct {
     double undervoltage_v, undervoltage_reset_v;
+    double undervoltage_hold_s; /* the cut-off stays open at least this long */
 } sk_bus_cfg;
 
 typedef struct {
@@ -205,6 +206,7 @@ typedef struct {
     double battery_ocv_v, battery_v, battery_i_a;    /* i > 0 discharging */
     double battery_r0_ohm;
     double battery_capacity_ah;
+    double battery_cells_parallel;  /* working parallel strings (cell failures lower it) */
     double bus_v;
     double uv_tripped;
     double load_cmd[SK_MAX_LOADS];      /* switch commanded on */

@@ -196,9 +196,11 @@ class Emulator:
         elif isinstance(fault, flt.PayloadStuckMax):
             p.set_field("fault_payload_stuck_max", 1.0 if fault.on else 0.0)
         elif isinstance(fault, flt.BatteryCellFailure):
-            cap = float(p.state["battery_capacity_ah"])
-            per_cell = sc.battery.cell_capacity_ah * (1 - sc.battery.capacity_fade)
-            p.set_field("battery_capacity_ah", max(cap - fault.cells * per_cell, 0.05 * per_cell))
+            b = sc.battery
+            left = max(float(p.state["battery_cells_parallel"]) - fault.cells, 1.0)
+            p.set_field("battery_cells_parallel", left)
+            # the plant derives the same value at its next substep; set it now so reads agree at once
+            p.set_field("battery_capacity_ah", b.cell_capacity_ah * left * (1 - b.capacity_fade))
         else:
             d = sc.device(fault.device)
             if isinstance(fault, flt.DeviceNack):

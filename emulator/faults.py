@@ -82,7 +82,8 @@ class LostSolarStrings:
 
 @dataclass(frozen=True)
 class BatteryCellFailure:
-    """Cells fail open: each costs 1/cells_parallel of the capacity."""
+    """Cells fail open: each removes one parallel string (its capacity, its
+    share of the conductance and of the current limits); at least one string stays."""
 
     cells: int = 1
 

@@ -114,7 +114,8 @@ def c_config(s: Scenario) -> dict[str, Any]:
             "max_discharge_a": b.max_discharge_a, "capacity_fade": b.capacity_fade,
             "initial_soc": b.initial_soc, "node": b.node,
         },
-        "bus": {"undervoltage_v": s.bus.undervoltage_v, "undervoltage_reset_v": s.bus.undervoltage_reset_v},
+        "bus": {"undervoltage_v": s.bus.undervoltage_v, "undervoltage_reset_v": s.bus.undervoltage_reset_v,
+                "undervoltage_hold_s": s.bus.undervoltage_hold_s},
         "n_loads": len(s.loads),
         "loads": [
             {"kind": int(ld.kind), "power_w": ld.power_w, "tx_power_w": ld.tx_power_w, "node": ld.node,

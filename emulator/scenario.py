@@ -169,6 +169,7 @@ class Battery:
 class PowerBus:
     undervoltage_v: float
     undervoltage_reset_v: float
+    undervoltage_hold_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -405,7 +406,13 @@ def _epoch(t: _Table) -> datetime:
         raise ScenarioError(f"{t.key('epoch')}: not an ISO 8601 time ({exc})") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError:
+        raise ScenarioError(f"{t.key('epoch')}: out of the representable range") from None
+    if not 1900 <= dt.year <= 2199:
+        raise ScenarioError(f"{t.key('epoch')}: year must be within 1900-2199 (the solar ephemeris' range)")
+    return dt
 
 
 def sun_synchronous_inclination_deg(a_km: float, e: float = 0.0) -> float:
@@ -432,7 +439,7 @@ def _orbit(t: _Table, epoch: datetime) -> Orbit:
     if t.has("altitude_km") and t.has("semi_major_axis_km"):
         raise ScenarioError(f"{t.key('altitude_km')}: give altitude_km or semi_major_axis_km, not both")
     if t.has("semi_major_axis_km"):
-        a = t.num("semi_major_axis_km", lo=R_EARTH_KM + 100.0)
+        a = t.num("semi_major_axis_km", lo=R_EARTH_KM + 100.0, hi=R_EARTH_KM + 100000.0)
     else:
         a = R_EARTH_KM + t.num("altitude_km", lo=100.0, hi=100000.0)
     e = t.num("eccentricity", 0.0, lo=0.0, hi=0.9)
@@ -468,8 +475,9 @@ def _orbit(t: _Table, epoch: datetime) -> Orbit:
 def _sun_right_ascension_deg(epoch: datetime) -> float:
     """Right ascension of the mean Sun's true position (low precision)."""
     d = julian_date(epoch) - 2451545.0
-    m = math.radians((357.5256 + 0.98560028 * d) % 360.0)
-    lon = math.radians(282.9400) + m + math.radians((6892 * math.sin(m) + 72 * math.sin(2 * m)) / 3600.0)
+    m = math.radians((357.5256 + 35999.049 * d / 36525.0) % 360.0)
+    perihelion = 282.9400 + 0.3225 * d / 36525.0  # J2000 frame
+    lon = math.radians(perihelion) + m + math.radians((6892 * math.sin(m) + 72 * math.sin(2 * m)) / 3600.0)
     eps = math.radians(23.43929111)
     return math.degrees(math.atan2(math.sin(lon) * math.cos(eps), math.cos(lon))) % 360.0
 
@@ -504,6 +512,32 @@ def _limit(items: list[Any], most: int, path: str) -> None:
         raise ScenarioError(f"{path}: at most {most} entries, got {len(items)}")
 
 
+SIGMA = 5.670374e-8
+MIN_TIME_CONSTANT_S = 0.01  # the plant integrates the network in steps below each node's time constant
+
+
+def _check_thermal_stiffness(nodes: list[ThermalNode], surfaces: list[Surface], conductors: list[Conductor],
+                             radlinks: list[RadiationLink]) -> None:
+    """Reject networks whose fastest node would need more than about a
+    thousand internal steps per 10 s substep (a tiny capacitance against a
+    large conductance): such a node should be merged with its neighbour."""
+    k_tot = [0.0] * len(nodes)
+    t3 = 4 * SIGMA * 450.0**3
+    for c in conductors:
+        k_tot[c.a] += c.conductance_w_per_k
+        k_tot[c.b] += c.conductance_w_per_k
+    for r in radlinks:
+        k_tot[r.a] += t3 * r.area_m2
+        k_tot[r.b] += t3 * r.area_m2
+    for f in surfaces:
+        k_tot[f.node] += t3 * f.emissivity * f.area_m2
+    for k, n in enumerate(nodes):
+        if k_tot[k] > 0 and n.capacitance_j_per_k / k_tot[k] < MIN_TIME_CONSTANT_S:
+            raise ScenarioError(
+                f"thermal_node[{k}].capacitance_j_per_k: time constant {n.capacitance_j_per_k / k_tot[k]:.2g} s "
+                f"against its couplings is below {MIN_TIME_CONSTANT_S} s; raise it or merge the node")
+
+
 def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
     """Validate a scenario given as parsed TOML."""
     top = _Table(data, "")
@@ -515,10 +549,10 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
 
     et = top.table("environment")
     env = Environment(
-        solar_flux_w_m2=et.num("solar_flux_w_m2", 1361.0, lo=0.0, lo_open=True),
+        solar_flux_w_m2=et.num("solar_flux_w_m2", 1361.0, lo=0.0, hi=15000.0, lo_open=True),
         albedo=et.num("albedo", 0.30, lo=0.0, hi=1.0),
-        earth_ir_w_m2=et.num("earth_ir_w_m2", 237.0, lo=0.0),
-        space_temperature_k=et.num("space_temperature_k", 2.7, lo=0.0),
+        earth_ir_w_m2=et.num("earth_ir_w_m2", 237.0, lo=0.0, hi=1000.0),
+        space_temperature_k=et.num("space_temperature_k", 2.7, lo=0.0, hi=300.0),
     )
     et.done()
     orbit = _orbit(top.table("orbit", required=True), epoch)
@@ -549,7 +583,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         nodes.append(ThermalNode(
             name=t.str_("name"),
             capacitance_j_per_k=t.num("capacitance_j_per_k", lo=0.0, lo_open=True),
-            initial_c=t.num("initial_c", 20.0, lo=-270.0, hi=500.0),
+            initial_c=t.num("initial_c", 20.0, lo=-270.0, hi=170.0),
         ))
         t.done()
     node_names = [n.name for n in nodes]
@@ -561,7 +595,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
     for t in surf_tables:
         surfaces.append(Surface(
             node=_lookup(node_names, "thermal node", t, "node"),
-            area_m2=t.num("area_m2", lo=0.0),
+            area_m2=t.num("area_m2", lo=0.0, hi=10000.0),
             normal=_vec3(t.vec("normal", 3, unit=True)),
             absorptivity=t.num("absorptivity", lo=0.0, hi=1.0),
             emissivity=t.num("emissivity", lo=0.0, hi=1.0),
@@ -576,7 +610,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         b = _lookup(node_names, "thermal node", t, "b")
         if a == b:
             raise ScenarioError(f"{t.key('b')}: a conductor needs two different nodes")
-        conductors.append(Conductor(a, b, t.num("conductance_w_per_k", lo=0.0)))
+        conductors.append(Conductor(a, b, t.num("conductance_w_per_k", lo=0.0, hi=1e6)))
         t.done()
 
     rad_tables = top.array("radiation_link")
@@ -587,8 +621,10 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         b = _lookup(node_names, "thermal node", t, "b")
         if a == b:
             raise ScenarioError(f"{t.key('b')}: a radiation link needs two different nodes")
-        radlinks.append(RadiationLink(a, b, t.num("area_m2", lo=0.0)))
+        radlinks.append(RadiationLink(a, b, t.num("area_m2", lo=0.0, hi=10000.0)))
         t.done()
+
+    _check_thermal_stiffness(nodes, surfaces, conductors, radlinks)
 
     panel_tables = top.array("panel")
     _limit(panel_tables, 16, "panel")
@@ -597,7 +633,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         panels.append(Panel(
             name=t.str_("name"),
             normal=_vec3(t.vec("normal", 3, unit=True)),
-            area_m2=t.num("area_m2", lo=0.0),
+            area_m2=t.num("area_m2", lo=0.0, hi=10000.0),
             efficiency=t.num("efficiency", 0.298, lo=0.0, hi=1.0),
             packing=t.num("packing", 0.90, lo=0.0, hi=1.0),
             mppt_efficiency=t.num("mppt_efficiency", 0.95, lo=0.0, hi=1.0),
@@ -613,6 +649,8 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
     _increasing(ocv, bt, "ocv", 2)
     if ocv[0][0] != 0.0 or ocv[-1][0] != 1.0:
         raise ScenarioError(f"{bt.key('ocv')}: state of charge must run from 0 to 1")
+    if any(v <= 0 for _, v in ocv) or any(ocv[k][1] < ocv[k - 1][1] for k in range(1, len(ocv))):
+        raise ScenarioError(f"{bt.key('ocv')}: voltages must be positive and must not fall as charge rises")
     r0 = bt.pairs("r0_ohm", DEFAULT_R0)
     _increasing(r0, bt, "r0_ohm", 1)
     if any(r <= 0 for _, r in r0):
@@ -636,6 +674,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
     bus = PowerBus(
         undervoltage_v=pt.num("undervoltage_v", lo=0.0, lo_open=True),
         undervoltage_reset_v=pt.num("undervoltage_reset_v", lo=0.0, lo_open=True),
+        undervoltage_hold_s=pt.num("undervoltage_hold_s", 10.0, lo=0.0, hi=86400.0),
     )
     if bus.undervoltage_reset_v <= bus.undervoltage_v:
         raise ScenarioError(f"{pt.key('undervoltage_reset_v')}: must be above undervoltage_v")
@@ -673,6 +712,8 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
             pin=pin,
             initially_on=t.bool_("initially_on", gpio < 0),
         ))
+        if gpio < 0 and not loads[-1].initially_on:
+            raise ScenarioError(f"{t.key('initially_on')}: a load without a gpio switch is hard-wired on")
         t.done()
     load_names = [ld.name for ld in loads]
     _unique(load_names, "load", "load")
