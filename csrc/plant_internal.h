@@ -70,6 +70,7 @@ struct sk_plant {
     /* battery derived */
     double battery_heat_w;      /* losses of the last substep */
     int ocv_seg, r0_seg;        /* table segments of the last lookup */
+    double ocv_slope[SK_MAX_TABLE], r0_slope[SK_MAX_TABLE];
     double r0_scale;            /* series / parallel */
     double v_max;               /* charge voltage limit (top of the OCV table) */
     double i_max_discharge, i_max_charge;  /* pack current limits */
@@ -115,7 +116,7 @@ int sk_orbit_position(sk_plant *p, int64_t t_ns, double r[3], double v[3]);
 
 /* power.c */
 void sk_power_init(sk_plant *p);
-double sk_interp(int n, const double *x, const double *y, double v, int *seg);
+double sk_interp(int n, const double *x, const double *y, const double *slope, double v, int *seg);
 void sk_power_step(sk_plant *p, double dt_s, const double sun_b[3], int sunlit);
 
 /* thermal.c */

@@ -8,9 +8,10 @@
 #include <math.h>
 #include "plant_internal.h"
 
-/* piecewise-linear table lookup, clamped at the ends; *seg caches the
- * segment of the last call, which a slowly varying input almost always hits */
-double sk_interp(int n, const double *x, const double *y, double v, int *seg)
+/* piecewise-linear table lookup, clamped at the ends, with the segment
+ * slopes precomputed; *seg caches the segment of the last call, which a
+ * slowly varying input almost always hits */
+double sk_interp(int n, const double *x, const double *y, const double *slope, double v, int *seg)
 {
     if (v <= x[0]) return y[0];
     if (v >= x[n - 1]) return y[n - 1];
@@ -25,8 +26,12 @@ double sk_interp(int n, const double *x, const double *y, double v, int *seg)
         }
         *seg = lo;
     }
-    double f = (v - x[lo]) / (x[lo + 1] - x[lo]);
-    return y[lo] + f * (y[lo + 1] - y[lo]);
+    return y[lo] + (v - x[lo]) * slope[lo];
+}
+
+static void slopes(int n, const double *x, const double *y, double *out)
+{
+    for (int k = 0; k + 1 < n; k++) out[k] = (y[k + 1] - y[k]) / (x[k + 1] - x[k]);
 }
 
 /* terms that scale with the working parallel strings: an open-circuit cell
@@ -47,7 +52,10 @@ void sk_power_init(sk_plant *p)
     const sk_battery_cfg *b = &p->cfg.battery;
     p->s.battery_cells_parallel = b->parallel;
     p->s.battery_soc = b->initial_soc;
-    p->s.battery_ocv_v = b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, b->initial_soc, &p->ocv_seg);
+    slopes(b->n_ocv, b->ocv_soc, b->ocv_cell_v, p->ocv_slope);
+    slopes(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, p->r0_slope);
+    p->s.battery_ocv_v =
+        b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, p->ocv_slope, b->initial_soc, &p->ocv_seg);
     p->s.battery_v = p->s.battery_ocv_v;
     p->s.bus_v = p->s.battery_v;
     for (int k = 0; k < p->cfg.n_loads; k++) p->s.load_cmd[k] = p->cfg.loads[k].initially_on ? 1.0 : 0.0;
@@ -74,7 +82,9 @@ static double load_demand(sk_plant *p, double *heater_w, double *payload_w)
         double w = 0.0;
         if (on) {
             switch (l->kind) {
-            case SK_LOAD_RADIO: w = l->power_w + (s->radio_tx != 0.0 ? l->tx_power_w : 0.0); break;
+            case SK_LOAD_RADIO:   /* the transmitter keys up when it has frames and a station sees it */
+                w = l->power_w + (s->radio_tx != 0.0 && s->contact_station >= 0.0 ? l->tx_power_w : 0.0);
+                break;
             case SK_LOAD_PAYLOAD: w = sk_payload_demand_w(p); *payload_w += w; break;
             case SK_LOAD_HEATER: w = l->power_w; *heater_w += w; break;
             default: w = l->power_w; break;
@@ -115,8 +125,9 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
 
     if (s->battery_cells_parallel != p->cells_parallel) battery_strings(p);
     double temp_c = b->node >= 0 ? s->node_temp_k[b->node] - 273.15 : 20.0;
-    double ocv = b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, s->battery_soc, &p->ocv_seg);
-    double r0 = p->r0_scale * sk_interp(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, temp_c, &p->r0_seg);
+    double ocv =
+        b->series * sk_interp(b->n_ocv, b->ocv_soc, b->ocv_cell_v, p->ocv_slope, s->battery_soc, &p->ocv_seg);
+    double r0 = p->r0_scale * sk_interp(b->n_r0, b->r0_temp_c, b->r0_cell_ohm, p->r0_slope, temp_c, &p->r0_seg);
     double vmax = p->v_max, imax_d = p->i_max_discharge, imax_c = p->i_max_charge;
     s->battery_ocv_v = ocv;
     s->battery_r0_ohm = r0;

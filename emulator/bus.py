@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from emulator.native import NackError, Plant, PlantError
 from flight.interfaces import BusError
 
@@ -17,10 +19,13 @@ class EmulatedBus:
 
     def transfer(self, addr: int, write: bytes, read_len: int) -> bytes:
         self.transfers += 1
-        if not isinstance(addr, int) or not 0 <= addr <= 0x7F:
-            raise BusError(addr if isinstance(addr, int) else -1, "address out of the 7-bit range")
+        if not isinstance(addr, int | np.integer) or not 0 <= addr <= 0x7F:
+            raise BusError(int(addr) if isinstance(addr, int | np.integer) else -1, "address out of the 7-bit range")
+        if not isinstance(read_len, int | np.integer) or isinstance(read_len, bool):
+            raise BusError(int(addr), f"read length must be an integer, got {type(read_len).__name__}")
         try:
-            return self._plant.transfer(self.number, addr, bytes(write), read_len)
+            return self._plant.transfer(self.number, int(addr), write if type(write) is bytes else bytes(write),
+                                        int(read_len))
         except NackError:
             raise BusError(addr, "no acknowledge (NACK)") from None
         except PlantError as exc:

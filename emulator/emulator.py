@@ -97,18 +97,21 @@ class Emulator:
             raise ValueError(f"advance: negative step {ns} ns; simulated time only moves forward")
         end = self.t_ns + ns
         while True:
-            self._apply_due_faults()
+            if self._faults:
+                self._apply_due_faults()
             stop = end
             if self._faults and self._faults[0][0] < stop:
                 stop = self._faults[0][0]
             if stop > self.t_ns:
                 self._run(stop - self.t_ns)
             if self.t_ns >= end:
-                self._apply_due_faults()
+                if self._faults:
+                    self._apply_due_faults()
                 return
 
     def _run(self, ns: int) -> None:
-        self._plant.set_field("radio_tx", 1.0 if self.radio.transmitting() or self.radio.queued_bytes() else 0.0)
+        c = self._plant.c
+        c.radio_tx = 1.0 if self.radio.has_queued() else 0.0
         if self._sat is not None:
             self._extend_table(self.t_ns, self.t_ns + ns)
         if self._log is None:
@@ -118,9 +121,8 @@ class Emulator:
             rows, lg.next_ns = self._plant.advance_logged(ns, self.substep_ns, lg.slots, lg.interval_ns, lg.next_ns)
             if len(rows):
                 lg.chunks.append(rows)
-        st = self._plant.state
-        down, up = float(st["downlink_bits"]), float(st["uplink_bits"])
-        self.radio.update(self.t_ns, int(st["contact_station"]), float(st["downlink_bps"]),
+        down, up = c.downlink_bits, c.uplink_bits
+        self.radio.update(c.t_ns, int(c.contact_station), c.downlink_bps,
                           down - self._last_down_bits, up - self._last_up_bits)
         self._last_down_bits, self._last_up_bits = down, up
 

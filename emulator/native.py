@@ -183,13 +183,13 @@ class Plant:
             raise MemoryError("sk_plant_new failed")
         self._p = ffi.gc(ptr, lib.sk_plant_free)
         self._cfg = ffi.new("sk_config *", c_config(scenario))
-        self._wbuf = ffi.new("uint8_t[]", 256)
         self._rbuf = ffi.new("uint8_t[]", 256)
         self._log = ffi.new("sk_log *")
         self._log_buf: npt.NDArray[np.float64] | None = None
         state_ptr = lib.sk_plant_state(self._p)
         self.state = np.frombuffer(ffi.buffer(state_ptr, ffi.sizeof("sk_state")), dtype=STATE_DTYPE)[0]
         self._state_ptr = state_ptr
+        self.c: Any = state_ptr  # the C struct itself, for fast scalar access
 
     def configure(self) -> None:
         _check(lib.sk_plant_configure(self._p, self._cfg), "configure")
@@ -234,12 +234,12 @@ class Plant:
     def transfer(self, bus: int, addr: int, write: bytes, read_len: int) -> bytes:
         if not 0 <= addr <= 0x7F:
             raise ValueError(f"I2C address out of range: {addr!r}")
-        if read_len < 0 or read_len > 256 or len(write) > 256:
+        if not 0 <= read_len <= 256 or len(write) > 256:
             raise TransferError(f"transfer length out of range (write {len(write)}, read {read_len})")
-        self._wbuf[0:len(write)] = write
-        rc = lib.sk_bus_transfer(self._p, bus, addr, self._wbuf, len(write), self._rbuf, read_len)
-        _check(rc, f"bus {bus} address 0x{addr:02x}")
-        return bytes(ffi.buffer(self._rbuf, read_len))
+        rc = lib.sk_bus_transfer(self._p, bus, addr, write, len(write), self._rbuf, read_len)
+        if rc != lib.SK_OK:
+            _check(rc, f"bus {bus} address 0x{addr:02x}")
+        return ffi.buffer(self._rbuf, read_len)[:]  # type: ignore[no-any-return]
 
     def device_fault(self, bus: int, addr: int, kind: int, reg: int, value: float) -> None:
         _check(lib.sk_device_fault(self._p, bus, addr, kind, reg, value), f"fault on 0x{addr:02x}")

@@ -49,6 +49,9 @@ class EmulatedRadio:
         out, self._rx_ready = self._rx_ready, []
         return out
 
+    def has_queued(self) -> bool:
+        return bool(self._tx)
+
     def queued_bytes(self) -> int:
         return sum(len(f) for f in self._tx)
 
@@ -58,9 +61,6 @@ class EmulatedRadio:
         self._rx_pending.append(bytes(frame))
 
     # emulator side ---------------------------------------------------------
-    def transmitting(self) -> bool:
-        return bool(self._tx) and self._contact
-
     def update(self, t_ns: int, contact_station: int, downlink_bps: float, new_down_bits: float,
                new_up_bits: float) -> None:
         """Called after each plant advance with the capacity gained in it."""

@@ -390,6 +390,22 @@ def _lookup(names: list[str], what: str, t: _Table, key: str, optional: bool = F
     return names.index(name)
 
 
+def _node_pairs(top: _Table, key: str, most: int, node_names: list[str], value_key: str,
+                hi: float) -> list[tuple[int, int, float]]:
+    """Entries coupling two different thermal nodes `a` and `b` by one value."""
+    tables = top.array(key)
+    _limit(tables, most, key)
+    out = []
+    for t in tables:
+        a = _lookup(node_names, "thermal node", t, "a")
+        b = _lookup(node_names, "thermal node", t, "b")
+        if a == b:
+            raise ScenarioError(f"{t.key('b')}: a {key.replace('_', ' ')} needs two different nodes")
+        out.append((a, b, t.num(value_key, lo=0.0, hi=hi)))
+        t.done()
+    return out
+
+
 def _unique(items: list[str], what: str, path: str) -> None:
     seen: set[str] = set()
     for k, n in enumerate(items):
@@ -602,27 +618,10 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         ))
         t.done()
 
-    cond_tables = top.array("conductor")
-    _limit(cond_tables, 64, "conductor")
-    conductors = []
-    for t in cond_tables:
-        a = _lookup(node_names, "thermal node", t, "a")
-        b = _lookup(node_names, "thermal node", t, "b")
-        if a == b:
-            raise ScenarioError(f"{t.key('b')}: a conductor needs two different nodes")
-        conductors.append(Conductor(a, b, t.num("conductance_w_per_k", lo=0.0, hi=1e6)))
-        t.done()
-
-    rad_tables = top.array("radiation_link")
-    _limit(rad_tables, 32, "radiation_link")
-    radlinks = []
-    for t in rad_tables:
-        a = _lookup(node_names, "thermal node", t, "a")
-        b = _lookup(node_names, "thermal node", t, "b")
-        if a == b:
-            raise ScenarioError(f"{t.key('b')}: a radiation link needs two different nodes")
-        radlinks.append(RadiationLink(a, b, t.num("area_m2", lo=0.0, hi=10000.0)))
-        t.done()
+    conductors = [Conductor(a, b, v) for a, b, v in
+                  _node_pairs(top, "conductor", 64, node_names, "conductance_w_per_k", 1e6)]
+    radlinks = [RadiationLink(a, b, v) for a, b, v in
+                _node_pairs(top, "radiation_link", 32, node_names, "area_m2", 10000.0)]
 
     _check_thermal_stiffness(nodes, surfaces, conductors, radlinks)
 
