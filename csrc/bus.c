@@ -1,11 +1,18 @@
-/* The I2C buses: device lookup, argument checks, dispatch to the chips,
- * injected device faults, and the helpers the chips share (dev_common.h). */
+/* The I2C buses: device lookup, argument checks, the transfer path every
+ * chip shares (driven by its sk_chip description, dev_common.h), injected
+ * device faults, and the helpers the chips share. */
 #include <math.h>
 #include <string.h>
 #include "plant_internal.h"
 #include "dev_common.h"
 
 /* ---------------------------------------------------------------- helpers */
+
+void sk_dev_clear(sk_device *d, int reg)
+{
+    for (int i = 0; i < 256; i++) d->regs[i] = 0;
+    d->pointer = (uint8_t)reg;
+}
 
 int64_t sk_dev_quantize(double value, double lsb, int64_t lo, int64_t hi)
 {
@@ -17,37 +24,6 @@ int64_t sk_dev_quantize(double value, double lsb, int64_t lo, int64_t hi)
     if (x < (double)lo) return lo;              /* clamp in double: no overflow */
     if (x > (double)hi) return hi;
     return (int64_t)x;
-}
-
-uint16_t sk_dev_be16(const uint8_t *b)
-{
-    return (uint16_t)(((unsigned)b[0] << 8) | b[1]);
-}
-
-void sk_dev_reply(const sk_device *d, uint8_t *r, int rlen, uint16_t word, int width)
-{
-    if (d->stuck && d->stuck_reg == (int)d->pointer) word = d->stuck_raw;
-    if (d->flip_reg == (int)d->pointer) word ^= d->flip_mask;
-    if (rlen <= 0 || r == NULL) return;
-    if (width == 1) {
-        r[0] = (uint8_t)(word & 0xFF);
-        return;
-    }
-    r[0] = (uint8_t)(word >> 8);
-    if (rlen > 1) r[1] = (uint8_t)(word & 0xFF);
-}
-
-int sk_dev_check_wlen(int wlen, int width)
-{
-    if (wlen < 0) return SK_ERR_ARG;
-    if (width == 1) return wlen <= 2 ? SK_OK : SK_ERR_ARG;
-    return (wlen == 2 || wlen > 3) ? SK_ERR_ARG : SK_OK;
-}
-
-int sk_dev_check_rlen(int rlen, int width)
-{
-    if (rlen < 0) return SK_ERR_ARG;
-    return rlen > width ? SK_ERR_READ_LEN : SK_OK;
 }
 
 double sk_dev_sigma(const sk_device *d, double base)
@@ -63,19 +39,6 @@ double sk_dev_gauss(sk_plant *p, double sigma)
     return sigma * sk_rng_normal(p);
 }
 
-int sk_dev_conversion_due(sk_plant *p, sk_device *d)
-{
-    int64_t t = p->s.t_ns;
-    if (d->next_conv_ns == SK_DEV_IDLE || t < d->next_conv_ns) return 0;
-    if (d->conv_period_ns > 0) {
-        int64_t k = (t - d->next_conv_ns) / d->conv_period_ns + 1;
-        d->next_conv_ns += k * d->conv_period_ns;      /* first edge after t */
-    } else {
-        d->next_conv_ns = SK_DEV_IDLE;
-    }
-    return 1;
-}
-
 void sk_dev_arm(sk_plant *p, sk_device *d, int64_t period_ns)
 {
     if (period_ns <= 0) {
@@ -85,6 +48,56 @@ void sk_dev_arm(sk_plant *p, sk_device *d, int64_t period_ns)
     }
     d->conv_period_ns = period_ns;
     d->next_conv_ns = p->s.t_ns + period_ns;
+}
+
+/* ---------------------------------------------------------------- transfer */
+
+/* big-endian 16-bit word from two bytes */
+static uint16_t be16(const uint8_t *b)
+{
+    return (uint16_t)(((unsigned)b[0] << 8) | b[1]);
+}
+
+/* Length rules (wlen, rlen >= 0): width 2 chips take wlen 0 (probe), 1
+ * (pointer) or 3 (pointer + word) and rlen 0..2; width 1 chips wlen 0..2 and
+ * rlen 0..1. Return SK_OK, SK_ERR_ARG (write) or SK_ERR_READ_LEN (read). */
+static int check_lengths(int wlen, int rlen, int width)
+{
+    if (width == 1 ? wlen > 2 : (wlen == 2 || wlen > 3)) return SK_ERR_ARG;
+    return rlen > width ? SK_ERR_READ_LEN : SK_OK;
+}
+
+/* Lazy conversion: when p->s.t_ns >= d->next_conv_ns, move next_conv_ns
+ * forward by whole conv_period_ns steps past t_ns and let the chip sample
+ * the plant now. An idle chip (SK_DEV_IDLE) never converts. */
+static void update(sk_plant *p, sk_device *d, const sk_chip *c)
+{
+    int64_t t = p->s.t_ns;
+    if (c->convert == NULL) return;
+    if (d->next_conv_ns == SK_DEV_IDLE || t < d->next_conv_ns) return;
+    if (d->conv_period_ns > 0) {
+        int64_t k = (t - d->next_conv_ns) / d->conv_period_ns + 1;
+        d->next_conv_ns += k * d->conv_period_ns;      /* first edge after t */
+    } else {
+        d->next_conv_ns = SK_DEV_IDLE;
+    }
+    c->convert(p, d);
+}
+
+/* Put the word of the pointed register on the wire (rlen >= 1) after the
+ * read-path faults: STUCK (d->stuck and pointer == stuck_reg: word =
+ * stuck_raw), then BITFLIP (pointer == flip_reg: word ^= flip_mask). width 2:
+ * MSB first, rlen 1 gives the MSB only; width 1: the low byte. */
+static void reply(const sk_device *d, uint8_t *r, int rlen, uint16_t word, int width)
+{
+    if (d->stuck && d->stuck_reg == (int)d->pointer) word = d->stuck_raw;
+    if (d->flip_reg == (int)d->pointer) word ^= d->flip_mask;
+    if (width == 1) {
+        r[0] = (uint8_t)(word & 0xFF);
+        return;
+    }
+    r[0] = (uint8_t)(word >> 8);
+    if (rlen > 1) r[1] = (uint8_t)(word & 0xFF);
 }
 
 /* ------------------------------------------------------------------ lookup */
@@ -107,17 +120,18 @@ static sk_device *find_device(sk_plant *p, int bus, int addr)
     return NULL;
 }
 
-/* register width in bytes of a device kind, 0 if unknown */
-static int reg_width(int kind)
+/* the description of a device kind, NULL if unknown */
+static const sk_chip *chip_of(int kind)
 {
-    switch (kind) {
-    case SK_DEV_INA226:
-    case SK_DEV_TMP117:
-    case SK_DEV_MAX17048:
-    case SK_DEV_PAYLOAD: return 2;
-    case SK_DEV_TCA9534: return 1;
-    default: return 0;
-    }
+    static const sk_chip *const chips[] = {
+        [SK_DEV_INA226] = &sk_chip_ina226,
+        [SK_DEV_TMP117] = &sk_chip_tmp117,
+        [SK_DEV_MAX17048] = &sk_chip_max17048,
+        [SK_DEV_TCA9534] = &sk_chip_tca9534,
+        [SK_DEV_PAYLOAD] = &sk_chip_payload,
+    };
+    if (kind < 0 || kind >= (int)(sizeof chips / sizeof chips[0])) return NULL;
+    return chips[kind];
 }
 
 static void clear_faults(sk_device *d)
@@ -136,6 +150,7 @@ static void clear_faults(sk_device *d)
 
 void sk_devices_reset(sk_plant *p)
 {
+    const sk_chip *c;
     int n = n_devices(p);
     for (int i = 0; i < SK_MAX_DEVICES; i++) {
         sk_device *d = &p->dev[i];
@@ -147,21 +162,17 @@ void sk_devices_reset(sk_plant *p)
             continue;
         }
         d->cfg = p->cfg.devices[i];
-        switch (d->cfg.kind) {
-        case SK_DEV_INA226: sk_dev_ina226_reset(p, d); break;
-        case SK_DEV_TMP117: sk_dev_tmp117_reset(p, d); break;
-        case SK_DEV_MAX17048: sk_dev_max17048_reset(p, d); break;
-        case SK_DEV_TCA9534: sk_dev_tca9534_reset(p, d); break;
-        case SK_DEV_PAYLOAD: sk_dev_payload_reset(p, d); break;
-        default: d->cfg.kind = SK_DEV_NONE; break;
-        }
+        c = chip_of(d->cfg.kind);
+        if (c == NULL) d->cfg.kind = SK_DEV_NONE;
+        else c->reset(p, d);
     }
 }
 
 int sk_bus_transfer(sk_plant *p, int bus, int addr, const uint8_t *w, int wlen, uint8_t *r, int rlen)
 {
+    const sk_chip *c;
     sk_device *d;
-    int width, rc;
+    int rc;
 
     if (p == NULL) return SK_ERR_ARG;
     if (bus < 0 || bus >= SK_MAX_BUSES) return SK_ERR_ARG;
@@ -173,35 +184,23 @@ int sk_bus_transfer(sk_plant *p, int bus, int addr, const uint8_t *w, int wlen, 
 
     /* Check both lengths before touching the chip, so a rejected transfer
      * changes nothing (no pointer move, no conversion, no RNG draw). */
-    width = reg_width(d->cfg.kind);
-    if (width == 0) return SK_ERR_NACK;
-    rc = sk_dev_check_wlen(wlen, width);
-    if (rc != SK_OK) return rc;
-    rc = sk_dev_check_rlen(rlen, width);
+    c = chip_of(d->cfg.kind);
+    if (c == NULL) return SK_ERR_NACK;
+    rc = check_lengths(wlen, rlen, c->width);
     if (rc != SK_OK) return rc;
 
-    if (wlen > 0) {
-        switch (d->cfg.kind) {
-        case SK_DEV_INA226: rc = sk_dev_ina226_write(p, d, w, wlen); break;
-        case SK_DEV_TMP117: rc = sk_dev_tmp117_write(p, d, w, wlen); break;
-        case SK_DEV_MAX17048: rc = sk_dev_max17048_write(p, d, w, wlen); break;
-        case SK_DEV_TCA9534: rc = sk_dev_tca9534_write(p, d, w, wlen); break;
-        case SK_DEV_PAYLOAD: rc = sk_dev_payload_write(p, d, w, wlen); break;
-        default: rc = SK_ERR_NACK; break;
-        }
-        if (rc != SK_OK) return rc;
+    if (wlen > 0) {                                    /* wlen 0 and rlen 0: address probe */
+        if (!c->has_reg(w[0])) return SK_ERR_NACK;     /* pointer unchanged */
+        update(p, d, c);
+        d->pointer = w[0];
+        if (wlen > 1) c->write_reg(p, d, w[0], c->width == 2 ? be16(w + 1) : w[1]);
     }
     if (rlen > 0) {
-        switch (d->cfg.kind) {
-        case SK_DEV_INA226: rc = sk_dev_ina226_read(p, d, r, rlen); break;
-        case SK_DEV_TMP117: rc = sk_dev_tmp117_read(p, d, r, rlen); break;
-        case SK_DEV_MAX17048: rc = sk_dev_max17048_read(p, d, r, rlen); break;
-        case SK_DEV_TCA9534: rc = sk_dev_tca9534_read(p, d, r, rlen); break;
-        case SK_DEV_PAYLOAD: rc = sk_dev_payload_read(p, d, r, rlen); break;
-        default: rc = SK_ERR_NACK; break;
-        }
+        update(p, d, c);
+        reply(d, r, rlen, c->read_word != NULL ? c->read_word(p, d) : d->regs[d->pointer], c->width);
+        if (c->after_read != NULL) c->after_read(p, d);
     }
-    return rc;
+    return SK_OK;
 }
 
 int sk_device_fault(sk_plant *p, int bus, int addr, int kind, int reg, double value)

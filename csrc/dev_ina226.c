@@ -149,21 +149,15 @@ static void convert(sk_plant *p, sk_device *d)
     if (!(mode & 4)) d->next_conv_ns = SK_DEV_IDLE;   /* triggered: one conversion */
 }
 
-static void update(sk_plant *p, sk_device *d)
-{
-    if (sk_dev_conversion_due(p, d)) convert(p, d);
-}
-
 /* (re)start conversions for the mode in the configuration register */
 static void arm(sk_plant *p, sk_device *d)
 {
     sk_dev_arm(p, d, period_ns(d));
 }
 
-void sk_dev_ina226_reset(sk_plant *p, sk_device *d)
+static void reset(sk_plant *p, sk_device *d)
 {
-    for (int i = 0; i < 256; i++) d->regs[i] = 0;
-    d->pointer = R_CONFIG;
+    sk_dev_clear(d, R_CONFIG);
     d->regs[R_CONFIG] = CONFIG_POR;
     d->regs[R_MFR_ID] = MFR_ID;
     d->regs[R_DIE_ID] = DIE_ID;
@@ -175,7 +169,7 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
     switch (reg) {
     case R_CONFIG:
         if (v & CONFIG_RST) {
-            sk_dev_ina226_reset(p, d);
+            reset(p, d);
             return;
         }
         d->regs[R_CONFIG] = (uint16_t)(CONFIG_FIXED | (v & 0x0FFF));
@@ -196,33 +190,14 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
     }
 }
 
-int sk_dev_ina226_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen)
+/* reading Mask/Enable clears CVRF, and AFF in latch mode */
+static void after_read(sk_plant *p, sk_device *d)
 {
-    int rc = sk_dev_check_wlen(wlen, 2);
-    if (rc != SK_OK) return rc;
-    if (wlen == 0) return SK_OK;                    /* address probe */
-    if (w == NULL) return SK_ERR_ARG;
-    if (!has_reg(w[0])) return SK_ERR_NACK;         /* pointer unchanged */
-    update(p, d);
-    d->pointer = w[0];
-    if (wlen == 3) write_reg(p, d, w[0], sk_dev_be16(w + 1));
-    return SK_OK;
+    (void)p;
+    if (d->pointer != R_MASK) return;
+    d->regs[R_MASK] &= (uint16_t)~ME_CVRF;
+    if (d->regs[R_MASK] & ME_LEN) d->regs[R_MASK] &= (uint16_t)~ME_AFF;
 }
 
-int sk_dev_ina226_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen)
-{
-    uint16_t word;
-    int rc = sk_dev_check_rlen(rlen, 2);
-    if (rc != SK_OK) return rc;
-    if (rlen == 0) return SK_OK;
-    if (r == NULL) return SK_ERR_ARG;
-    update(p, d);
-    word = d->regs[d->pointer];
-    sk_dev_reply(d, r, rlen, word, 2);
-    if (d->pointer == R_MASK) {
-        /* reading Mask/Enable clears CVRF, and AFF in latch mode */
-        d->regs[R_MASK] &= (uint16_t)~ME_CVRF;
-        if (d->regs[R_MASK] & ME_LEN) d->regs[R_MASK] &= (uint16_t)~ME_AFF;
-    }
-    return SK_OK;
-}
+const sk_chip sk_chip_ina226 = {.width = 2, .has_reg = has_reg, .reset = reset, .convert = convert,
+                                 .write_reg = write_reg, .after_read = after_read};

@@ -99,15 +99,9 @@ static void convert(sk_plant *p, sk_device *d)
     }
 }
 
-static void update(sk_plant *p, sk_device *d)
+static void reset(sk_plant *p, sk_device *d)
 {
-    if (sk_dev_conversion_due(p, d)) convert(p, d);
-}
-
-void sk_dev_max17048_reset(sk_plant *p, sk_device *d)
-{
-    for (int i = 0; i < 256; i++) d->regs[i] = 0;
-    d->pointer = R_VCELL;          /* the chip has no register 0x00 */
+    sk_dev_clear(d, R_VCELL);                       /* the chip has no register 0x00 */
     d->regs[R_VERSION] = VERSION_POR;
     d->regs[R_HIBRT] = HIBRT_POR;
     d->regs[R_CONFIG] = CONFIG_POR;
@@ -132,7 +126,7 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
         d->regs[reg] = v & ST_WRITABLE;             /* flags cleared by writing 0 */
         break;
     case R_CMD:
-        if (v == CMD_POR_RESET) sk_dev_max17048_reset(p, d);
+        if (v == CMD_POR_RESET) reset(p, d);
         break;
     case R_MODE:                                    /* write-only, not modelled */
     default:
@@ -140,29 +134,12 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
     }
 }
 
-int sk_dev_max17048_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen)
+/* MODE and CMD are write-only and read 0 */
+static uint16_t read_word(sk_plant *p, const sk_device *d)
 {
-    int rc = sk_dev_check_wlen(wlen, 2);
-    if (rc != SK_OK) return rc;
-    if (wlen == 0) return SK_OK;                    /* address probe */
-    if (w == NULL) return SK_ERR_ARG;
-    if (!has_reg(w[0])) return SK_ERR_NACK;         /* pointer unchanged */
-    update(p, d);
-    d->pointer = w[0];
-    if (wlen == 3) write_reg(p, d, w[0], sk_dev_be16(w + 1));
-    return SK_OK;
+    (void)p;
+    return (d->pointer == R_MODE || d->pointer == R_CMD) ? 0 : d->regs[d->pointer];
 }
 
-int sk_dev_max17048_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen)
-{
-    uint16_t word;
-    int rc = sk_dev_check_rlen(rlen, 2);
-    if (rc != SK_OK) return rc;
-    if (rlen == 0) return SK_OK;
-    if (r == NULL) return SK_ERR_ARG;
-    update(p, d);
-    /* MODE and CMD are write-only and read 0 */
-    word = (d->pointer == R_MODE || d->pointer == R_CMD) ? 0 : d->regs[d->pointer];
-    sk_dev_reply(d, r, rlen, word, 2);
-    return SK_OK;
-}
+const sk_chip sk_chip_max17048 = {.width = 2, .has_reg = has_reg, .reset = reset, .convert = convert,
+                                   .write_reg = write_reg, .read_word = read_word};

@@ -105,15 +105,12 @@ static void job_control(sk_plant *p, sk_device *d, uint16_t cmd)
     }
 }
 
-void sk_dev_payload_reset(sk_plant *p, sk_device *d)
+static void reset(sk_plant *p, sk_device *d)
 {
-    (void)p;
-    for (int i = 0; i < 256; i++) d->regs[i] = 0;
-    d->pointer = R_ID;
+    sk_dev_clear(d, R_ID);
     d->regs[R_ID] = ID_VALUE;
     d->regs[R_VERSION] = VERSION_VALUE;
-    d->conv_period_ns = 0;
-    d->next_conv_ns = SK_DEV_IDLE;                  /* sampled on read */
+    sk_dev_arm(p, d, 0);                            /* no conversions: sampled on read */
 }
 
 static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
@@ -136,74 +133,54 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
     }
 }
 
-int sk_dev_payload_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen)
-{
-    int rc = sk_dev_check_wlen(wlen, 2);
-    if (rc != SK_OK) return rc;
-    if (wlen == 0) return SK_OK;                    /* address probe */
-    if (w == NULL) return SK_ERR_ARG;
-    if (!has_reg(w[0])) return SK_ERR_NACK;         /* pointer unchanged */
-    d->pointer = w[0];
-    if (wlen == 3) write_reg(p, d, w[0], sk_dev_be16(w + 1));
-    return SK_OK;
-}
-
-int sk_dev_payload_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen)
+/* telemetry is sampled now; write-only JOB_CTRL reads 0 */
+static uint16_t read_word(sk_plant *p, const sk_device *d)
 {
     const sk_state *s = &p->s;
-    uint16_t word = 0;
-    uint32_t done;
-    int rc = sk_dev_check_rlen(rlen, 2);
-    if (rc != SK_OK) return rc;
-    if (rlen == 0) return SK_OK;
-    if (r == NULL) return SK_ERR_ARG;
-
     switch (d->pointer) {
     case R_ID:
     case R_VERSION:
     case R_JOB_ID:
     case R_JOB_WORK_HI:
     case R_JOB_WORK_LO:
-        word = d->regs[d->pointer];
-        break;
+        return d->regs[d->pointer];
     case R_STATUS:
-        word = status_word(p);
-        break;
+        return status_word(p);
     case R_MODE:
-        word = (uint16_t)sk_dev_quantize(s->payload_mode, 1.0, 0, 0xFFFF);
-        break;
-    case R_JOB_CTRL:
-        word = 0;                                   /* write-only */
-        break;
+        return (uint16_t)sk_dev_quantize(s->payload_mode, 1.0, 0, 0xFFFF);
     case R_JOB_DONE_HI:
-        done = done_units(p);
-        word = (uint16_t)(done >> 16);
-        d->regs[R_JOB_DONE_LO] = (uint16_t)(done & 0xFFFF);
-        d->regs[I_DONE_LATCHED] = 1;
-        break;
+        return (uint16_t)(done_units(p) >> 16);
     case R_JOB_DONE_LO:
-        if (d->regs[I_DONE_LATCHED]) word = d->regs[R_JOB_DONE_LO];
-        else word = (uint16_t)(done_units(p) & 0xFFFF);
-        d->regs[I_DONE_LATCHED] = 0;
-        break;
+        if (d->regs[I_DONE_LATCHED]) return d->regs[R_JOB_DONE_LO];
+        return (uint16_t)(done_units(p) & 0xFFFF);
     case R_POWER:
-        word = (uint16_t)sk_dev_quantize(
+        return (uint16_t)sk_dev_quantize(
             s->payload_power_w + d->offset + sk_dev_gauss(p, sk_dev_sigma(d, d->cfg.noise)),
             POWER_LSB_W, 0, 0xFFFF);
-        break;
     case R_DIE_TEMP:
-        word = (uint16_t)(int16_t)sk_dev_quantize(s->payload_die_c, TEMP_LSB_C, -32768, 32767);
-        break;
+        return (uint16_t)(int16_t)sk_dev_quantize(s->payload_die_c, TEMP_LSB_C, -32768, 32767);
     case R_THROTTLE:
-        word = permille(s->payload_throttle);
-        break;
+        return permille(s->payload_throttle);
     case R_THROUGHPUT:
-        word = permille(s->payload_throughput);
-        break;
+        return permille(s->payload_throughput);
+    case R_JOB_CTRL:                                /* write-only */
     default:
-        word = 0;
-        break;
+        return 0;
     }
-    sk_dev_reply(d, r, rlen, word, 2);
-    return SK_OK;
 }
+
+/* reading JOB_DONE_HI latches the low word of the same count for the next
+ * JOB_DONE_LO read; reading JOB_DONE_LO releases the latch */
+static void after_read(sk_plant *p, sk_device *d)
+{
+    if (d->pointer == R_JOB_DONE_HI) {
+        d->regs[R_JOB_DONE_LO] = (uint16_t)(done_units(p) & 0xFFFF);
+        d->regs[I_DONE_LATCHED] = 1;
+    } else if (d->pointer == R_JOB_DONE_LO) {
+        d->regs[I_DONE_LATCHED] = 0;
+    }
+}
+
+/* no convert hook: telemetry is sampled on read */
+const sk_chip sk_chip_payload = {.width = 2, .has_reg = has_reg, .reset = reset, .write_reg = write_reg,
+                                 .read_word = read_word, .after_read = after_read};

@@ -51,16 +51,14 @@ static void drive_loads(sk_plant *p, const sk_device *d)
     }
 }
 
-void sk_dev_tca9534_reset(sk_plant *p, sk_device *d)
+static void reset(sk_plant *p, sk_device *d)
 {
     int n = n_loads(p);
-    for (int i = 0; i < 256; i++) d->regs[i] = 0;
-    d->pointer = R_INPUT;
+    sk_dev_clear(d, R_INPUT);
     d->regs[R_OUTPUT] = 0xFF;
     d->regs[R_POLARITY] = 0x00;
     d->regs[R_CONFIG] = 0xFF;
-    d->conv_period_ns = 0;
-    d->next_conv_ns = SK_DEV_IDLE;              /* nothing to convert */
+    sk_dev_arm(p, d, 0);                        /* nothing to convert */
     /* boot state: every mapped pin an output at the load's initial state */
     for (int k = 0; k < n; k++) {
         uint16_t bit;
@@ -74,31 +72,14 @@ void sk_dev_tca9534_reset(sk_plant *p, sk_device *d)
     drive_loads(p, d);
 }
 
-int sk_dev_tca9534_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen)
+/* The input port is recomputed after every register write, so every
+ * register, the input port included, reads as stored. */
+static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
 {
-    int rc = sk_dev_check_wlen(wlen, 1);
-    if (rc != SK_OK) return rc;
-    if (wlen == 0) return SK_OK;                    /* address probe */
-    if (w == NULL) return SK_ERR_ARG;
-    if (!has_reg(w[0])) return SK_ERR_NACK;         /* pointer unchanged */
-    d->pointer = w[0];
-    if (wlen == 2) {
-        if (w[0] == R_INPUT) return SK_OK;          /* read-only: ignored, ACK */
-        d->regs[w[0]] = w[1];
-        d->regs[R_INPUT] = input_port(d);
-        if (w[0] == R_OUTPUT || w[0] == R_CONFIG) drive_loads(p, d);
-    }
-    return SK_OK;
+    if (reg == R_INPUT) return;                     /* read-only: ignored, ACK */
+    d->regs[reg] = v;
+    d->regs[R_INPUT] = input_port(d);
+    if (reg == R_OUTPUT || reg == R_CONFIG) drive_loads(p, d);
 }
 
-int sk_dev_tca9534_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen)
-{
-    int rc = sk_dev_check_rlen(rlen, 1);
-    (void)p;
-    if (rc != SK_OK) return rc;
-    if (rlen == 0) return SK_OK;
-    if (r == NULL) return SK_ERR_ARG;
-    d->regs[R_INPUT] = input_port(d);
-    sk_dev_reply(d, r, rlen, d->regs[d->pointer], 1);
-    return SK_OK;
-}
+const sk_chip sk_chip_tca9534 = {.width = 1, .has_reg = has_reg, .reset = reset, .write_reg = write_reg};

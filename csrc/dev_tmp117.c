@@ -109,15 +109,9 @@ static void convert(sk_plant *p, sk_device *d)
     if (mod_of(d) == MOD_ONESHOT) d->next_conv_ns = SK_DEV_IDLE;   /* then shutdown */
 }
 
-static void update(sk_plant *p, sk_device *d)
+static void reset(sk_plant *p, sk_device *d)
 {
-    if (sk_dev_conversion_due(p, d)) convert(p, d);
-}
-
-void sk_dev_tmp117_reset(sk_plant *p, sk_device *d)
-{
-    for (int i = 0; i < 256; i++) d->regs[i] = 0;
-    d->pointer = R_TEMP;
+    sk_dev_clear(d, R_TEMP);
     d->regs[R_TEMP] = TEMP_POR;
     d->regs[R_CONFIG] = CONFIG_POR;
     d->regs[R_THIGH] = THIGH_POR;
@@ -135,7 +129,7 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
             /* soft reset reloads the power-on values; the general-purpose
              * EEPROM words keep their contents */
             uint16_t e1 = d->regs[R_EEPROM1], e2 = d->regs[R_EEPROM2], e3 = d->regs[R_EEPROM3];
-            sk_dev_tmp117_reset(p, d);
+            reset(p, d);
             d->regs[R_EEPROM1] = e1;
             d->regs[R_EEPROM2] = e2;
             d->regs[R_EEPROM3] = e3;
@@ -164,27 +158,11 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
     }
 }
 
-int sk_dev_tmp117_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen)
+/* reading the result clears Data_Ready; reading the configuration clears
+ * Data_Ready and, in alert mode, the alert flags */
+static void after_read(sk_plant *p, sk_device *d)
 {
-    int rc = sk_dev_check_wlen(wlen, 2);
-    if (rc != SK_OK) return rc;
-    if (wlen == 0) return SK_OK;                    /* address probe */
-    if (w == NULL) return SK_ERR_ARG;
-    if (!has_reg(w[0])) return SK_ERR_NACK;         /* pointer unchanged */
-    update(p, d);
-    d->pointer = w[0];
-    if (wlen == 3) write_reg(p, d, w[0], sk_dev_be16(w + 1));
-    return SK_OK;
-}
-
-int sk_dev_tmp117_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen)
-{
-    int rc = sk_dev_check_rlen(rlen, 2);
-    if (rc != SK_OK) return rc;
-    if (rlen == 0) return SK_OK;
-    if (r == NULL) return SK_ERR_ARG;
-    update(p, d);
-    sk_dev_reply(d, r, rlen, d->regs[d->pointer], 2);
+    (void)p;
     if (d->pointer == R_TEMP) {
         d->regs[R_CONFIG] &= (uint16_t)~CF_DATA_READY;
     } else if (d->pointer == R_CONFIG) {
@@ -192,5 +170,7 @@ int sk_dev_tmp117_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen)
         if (!(d->regs[R_CONFIG] & CF_THERM)) clr |= CF_HIGH_ALERT | CF_LOW_ALERT;
         d->regs[R_CONFIG] &= (uint16_t)~clr;
     }
-    return SK_OK;
 }
+
+const sk_chip sk_chip_tmp117 = {.width = 2, .has_reg = has_reg, .reset = reset, .convert = convert,
+                                 .write_reg = write_reg, .after_read = after_read};

@@ -82,6 +82,7 @@ static int table_position(sk_plant *p, int64_t t_ns, double r[3], double v[3])
         r[j] = h00 * a[j] + h10 * h * a[3 + j] + h01 * b[j] + h11 * h * b[3 + j];
         v[j] = d00 * a[j] + d10 * a[3 + j] + d01 * b[j] + d11 * b[3 + j];
     }
+    p->r_mag_km = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
     return SK_OK;
 }
 
@@ -126,6 +127,7 @@ int sk_orbit_position(sk_plant *p, int64_t t_ns, double r[3], double v[3])
     double cO = p->node_P[0] * cd - p->node_P[1] * sd, sO = p->node_P[1] * cd + p->node_P[0] * sd;
     double P[3] = {cO, sO, 0.0};
     double Q[3] = {-sO * p->cos_i, cO * p->cos_i, p->sin_i};
+    p->r_mag_km = rad;
     r[0] = rad * (cu * P[0] + su * Q[0]);
     r[1] = rad * (cu * P[1] + su * Q[1]);
     r[2] = rad * (su * Q[2]);

@@ -204,16 +204,17 @@ static int environment(sk_plant *p)
         double rho[3] = {re[0] - p->station_ecef_km[k][0], re[1] - p->station_ecef_km[k][1],
                          re[2] - p->station_ecef_km[k][2]};
         double range = sqrt(dot3(rho, rho));
+        double up = dot3(rho, p->station_up_ecef[k]);  /* height above the station's horizon plane */
         s->station_range_km[k] = range;
-        s->station_sin_elevation[k] = dot3(rho, p->station_up_ecef[k]) / range;
-    }
-    for (int k = 0; k < ns; k++) {
-        double sin_el = s->station_sin_elevation[k];
-        int vis = sin_el >= p->sin_min_el[k];
+        s->station_up_km[k] = up;
+        int vis = up >= p->sin_min_el[k] * range;  /* sin(elevation) = up / range */
         s->station_visible[k] = vis ? 1.0 : 0.0;
-        if (vis && sin_el > best_el) {
-            best_el = sin_el;
-            best = k;
+        if (vis) {
+            double sin_el = up / range;
+            if (sin_el > best_el) {
+                best_el = sin_el;
+                best = k;
+            }
         }
     }
     s->contact_station = best;
@@ -276,8 +277,7 @@ static int log_row(sk_log *log, const sk_state *s)
 static void substep(sk_plant *p, double dt)
 {
     sk_state *s = &p->s;
-    double r2 = dot3(s->r_eci_km, s->r_eci_km);
-    double inv_r = 1.0 / sqrt(r2);
+    double inv_r = 1.0 / p->r_mag_km;
     double nadir[3] = {-s->r_eci_km[0] * inv_r, -s->r_eci_km[1] * inv_r, -s->r_eci_km[2] * inv_r};
     double sun_b[3], nadir_b[3];
     attitude(p, nadir, sun_b, nadir_b);
@@ -286,7 +286,7 @@ static void substep(sk_plant *p, double dt)
 
     sk_power_step(p, dt, sun_b, s->illumination > 0.0);
     sk_payload_step(p, dt);
-    sk_thermal_step(p, dt, sun_b, nadir_b, albedo_factor, SK_RE_KM * SK_RE_KM / r2);
+    sk_thermal_step(p, dt, sun_b, nadir_b, albedo_factor, SK_RE_KM * SK_RE_KM * inv_r * inv_r);
     if (s->contact_station >= 0.0) {
         s->downlink_bits += s->downlink_bps * dt;
         s->uplink_bits += s->uplink_bps * dt;

@@ -46,7 +46,7 @@ struct sk_plant {
     double p_km;                /* semi-latus rectum */
     double sqrt_1me2;
     double cos_i, sin_i;
-    double last_E;              /* previous eccentric anomaly, Newton start */
+    double r_mag_km;            /* |r| of the last orbit evaluation */
 
     /* orbit table */
     double *table;
@@ -72,6 +72,7 @@ struct sk_plant {
     int ocv_seg, r0_seg;        /* table segments of the last lookup */
     double ocv_slope[SK_MAX_TABLE], r0_slope[SK_MAX_TABLE];
     double r0_scale;            /* series / parallel */
+    double inv_capacity_c;      /* 1 / pack capacity in coulombs */
     double v_max;               /* charge voltage limit (top of the OCV table) */
     double i_max_discharge, i_max_charge;  /* pack current limits */
 
@@ -85,6 +86,7 @@ struct sk_plant {
     double th_q_space[SK_MAX_NODES];    /* what space radiates back, W */
     double th_last_dt;                  /* substep of the cached internal step count */
     int th_steps;
+    double th_h;                        /* internal step for th_last_dt */
     double surf_n[SK_MAX_SURFACES][3];  /* surfaces grouped by node */
     double surf_aA[SK_MAX_SURFACES], surf_eA[SK_MAX_SURFACES];  /* absorptivity, emissivity x area */
     int node_surf_end[SK_MAX_NODES];
@@ -92,6 +94,7 @@ struct sk_plant {
     double th_sun_coef[SK_MAX_NODES];   /* sum of absorptivity x area x cos to the Sun */
     double th_albedo_coef[SK_MAX_NODES], th_ir_coef[SK_MAX_NODES];  /* ... and to nadir */
     double panel_k[SK_MAX_PANELS];  /* eta x A x packing x MPPT x (1 - degradation) */
+    double panel_inv_strings[SK_MAX_PANELS];
 
     /* payload internal */
     int payload_latched_off;
@@ -132,22 +135,7 @@ double sk_payload_demand_w(sk_plant *p);
 /* loads: set a commanded switch (from the GPIO expander) */
 void sk_load_command(sk_plant *p, int load, int on);
 
-/* bus.c and dev_*.c */
+/* bus.c (the chips in dev_*.c are reached through bus.c, see dev_common.h) */
 void sk_devices_reset(sk_plant *p);
-void sk_dev_ina226_reset(sk_plant *p, sk_device *d);
-int sk_dev_ina226_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
-int sk_dev_ina226_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
-void sk_dev_tmp117_reset(sk_plant *p, sk_device *d);
-int sk_dev_tmp117_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
-int sk_dev_tmp117_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
-void sk_dev_max17048_reset(sk_plant *p, sk_device *d);
-int sk_dev_max17048_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
-int sk_dev_max17048_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
-void sk_dev_tca9534_reset(sk_plant *p, sk_device *d);
-int sk_dev_tca9534_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
-int sk_dev_tca9534_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
-void sk_dev_payload_reset(sk_plant *p, sk_device *d);
-int sk_dev_payload_write(sk_plant *p, sk_device *d, const uint8_t *w, int wlen);
-int sk_dev_payload_read(sk_plant *p, sk_device *d, uint8_t *r, int rlen);
 
 #endif

@@ -41,6 +41,7 @@ static void battery_strings(sk_plant *p)
     const sk_battery_cfg *b = &p->cfg.battery;
     double np = p->s.battery_cells_parallel;
     p->s.battery_capacity_ah = b->cell_capacity_ah * np * (1.0 - b->capacity_fade);
+    p->inv_capacity_c = 1.0 / (p->s.battery_capacity_ah * 3600.0);
     p->cells_parallel = np;
     p->r0_scale = (double)b->series / np;
     p->i_max_discharge = b->max_discharge_a * np;
@@ -64,6 +65,7 @@ void sk_power_init(sk_plant *p)
     for (int k = 0; k < p->cfg.n_panels; k++) {
         const sk_panel_cfg *pa = &p->cfg.panels[k];
         p->panel_k[k] = pa->efficiency * pa->area_m2 * pa->packing * pa->mppt_efficiency * (1.0 - pa->degradation);
+        p->panel_inv_strings[k] = 1.0 / pa->strings;
     }
 }
 
@@ -112,7 +114,7 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
             double cosang = pa->normal_b[0] * sun_b[0] + pa->normal_b[1] * sun_b[1] + pa->normal_b[2] * sun_b[2];
             double w = 0.0;
             if (cosang > 0.0) {
-                double good = 1.0 - s->fault_strings_lost[k] / (double)pa->strings;
+                double good = 1.0 - s->fault_strings_lost[k] * p->panel_inv_strings[k];
                 w = flux * p->panel_k[k] * cosang * good;
             }
             s->panel_power_w[k] = w;
@@ -189,7 +191,7 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
     /* state of charge, coulombic efficiency on charge */
     double dq = i > 0.0 ? -i * dt : -i * dt * b->coulombic_efficiency;
     double capacity_c = s->battery_capacity_ah * 3600.0;
-    double soc = s->battery_soc + dq / capacity_c;
+    double soc = s->battery_soc + dq * p->inv_capacity_c;
     if (soc > 1.0) soc = 1.0;
     if (soc < 0.0) soc = 0.0;
     double dq_real = (soc - s->battery_soc) * capacity_c;

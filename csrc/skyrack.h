@@ -194,7 +194,7 @@ typedef struct {
     double sun_dist_km;
     double illumination;        /* 0 umbra .. 1 full sun */
     double beta_rad;
-    double station_sin_elevation[SK_MAX_STATIONS];
+    double station_up_km[SK_MAX_STATIONS];     /* line of sight projected on the local vertical: elevation = asin(up / range) */
     double station_range_km[SK_MAX_STATIONS];
     double station_visible[SK_MAX_STATIONS];
     double contact_station;     /* index of the best visible station, -1 none */

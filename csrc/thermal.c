@@ -138,9 +138,10 @@ void sk_thermal_step(sk_plant *p, double dt, const double sun_b[3], const double
         int steps = want < 1e6 ? (int)want : 1000000;
         p->th_steps = steps < 1 ? 1 : steps;
         p->th_last_dt = dt;
+        p->th_h = dt / p->th_steps;
     }
     int steps = p->th_steps;
-    double h = dt / steps;
+    double h = p->th_h;
     double *T = s->node_temp_k;
     double T4[SK_MAX_NODES], Tn[SK_MAX_NODES];
     for (int it = 0; it < steps; it++) {

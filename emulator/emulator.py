@@ -28,7 +28,7 @@ _TABLE_SPAN_NS = 6 * 3600 * NS_PER_S
 _INDEXED_BY = {
     "node_temp_k": "nodes", "load_cmd": "loads", "load_on": "loads", "load_power_w": "loads",
     "fault_heater_stuck": "loads", "panel_power_w": "panels", "fault_strings_lost": "panels",
-    "station_sin_elevation": "stations", "station_range_km": "stations", "station_visible": "stations",
+    "station_up_km": "stations", "station_range_km": "stations", "station_visible": "stations",
 }
 
 
@@ -273,7 +273,7 @@ class Emulator:
             "beta_deg": math.degrees(float(st["beta_rad"])),
             "contact_station": sc.stations[contact].name if contact >= 0 else None,
             "stations": {
-                g.name: {"elevation_deg": _elevation_deg(float(st["station_sin_elevation"][k])),
+                g.name: {"elevation_deg": _elevation_deg(float(st["station_up_km"][k]) / float(st["station_range_km"][k])),
                          "range_km": float(st["station_range_km"][k]),
                          "visible": bool(st["station_visible"][k])}
                 for k, g in enumerate(sc.stations)
