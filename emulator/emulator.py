@@ -33,7 +33,7 @@ _INDEXED_BY = {
 
 
 def _elevation_deg(sin_el: float) -> float:
-    return math.degrees(math.asin(max(-1.0, min(1.0, sin_el))))
+    return math.degrees(math.asin(max(-1.0, min(1.0, float(sin_el)))))
 
 
 @dataclass
@@ -273,7 +273,7 @@ class Emulator:
             "beta_deg": math.degrees(float(st["beta_rad"])),
             "contact_station": sc.stations[contact].name if contact >= 0 else None,
             "stations": {
-                g.name: {"elevation_deg": _elevation_deg(float(st["station_up_km"][k]) / float(st["station_range_km"][k])),
+                g.name: {"elevation_deg": _elevation_deg(st["station_up_km"][k] / st["station_range_km"][k]),
                          "range_km": float(st["station_range_km"][k]),
                          "visible": bool(st["station_visible"][k])}
                 for k, g in enumerate(sc.stations)
