@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import re
+import sys
 from pathlib import Path
 
 from cffi import FFI
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[0]))
+from cdef import cdef_text
 
 HERE = Path(__file__).resolve().parent
 HEADER = HERE / "skyrack.h"
 SOURCES = sorted(p.name for p in HERE.glob("*.c"))
 
 
-def cdef_text(header: str) -> str:
-    """The header as cffi's cdef accepts it: integer #defines kept and
-    substituted into array sizes, other preprocessor lines dropped."""
-    defines: dict[str, str] = {}
-    lines = []
-    for line in header.splitlines():
-        stripped = line.strip()
-        m = re.match(r"#define\s+(SK_\w+)\s+(-?\d+)\s*(/\*.*\*/)?$", stripped)
-        if m:
-            defines[m.group(1)] = m.group(2)
-            lines.append(f"#define {m.group(1)} {m.group(2)}")
-            continue
-        if stripped.startswith("#"):
-            continue
-        lines.append(line)
-    text = "\n".join(lines)
-    return re.sub(r"\[(SK_\w+)\]", lambda m: f"[{defines[m.group(1)]}]", text)
-
-
 ffibuilder = FFI()
-ffibuilder.cdef(cdef_text(HEADER.read_text()))
+ffibuilder.cdef(cdef_text(HEADER.read_text(), "SK_"))
 ffibuilder.set_source(
     "emulator._plant",
     '#include "skyrack.h"',

@@ -33,6 +33,35 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dict(args: argparse.Namespace) -> int:
+    from flight.dictionary import DictionaryError, UnknownPacketError, load_dictionary
+    from flight.dictionary.table import render
+
+    try:
+        d = load_dictionary(args.file)
+    except DictionaryError as exc:
+        print(f"skyrack dict: invalid dictionary: {exc}", file=sys.stderr)
+        return 1
+    packets = list(d.packets)
+    if args.apid is not None:
+        text = args.apid.strip()
+        try:
+            key: int | str = int(text, 0)
+        except ValueError:
+            key = text
+        try:
+            packets = [d.packet(key)]
+        except UnknownPacketError as exc:
+            print(f"skyrack dict: --apid {text}: {exc}", file=sys.stderr)
+            return 2
+    if args.json:
+        doc = d.to_json() if args.apid is None else packets[0].to_json()
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(render(packets))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skyrack", description="Satellite HIL emulator and flight software "
                                      "for orbital compute nodes.")
@@ -40,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenarios", help="list the built-in scenarios")
     sc.add_argument("--json", action="store_true", help="print one JSON array")
     sc.set_defaults(func=_cmd_scenarios)
+    dc = sub.add_parser("dict", help="the telemetry dictionary: packets and fields")
+    dc.add_argument("--json", action="store_true", help="print the JSON export")
+    dc.add_argument("--apid", metavar="N", help="only the packet with this APID (decimal or 0x..) or name")
+    dc.add_argument("--file", metavar="PATH", help="a dictionary TOML file instead of the shipped one")
+    dc.set_defaults(func=_cmd_dict)
+    from ground import decode_cli
+
+    de = sub.add_parser("decode", help="decode telemetry: CADUs, frames or packets to records",
+                        description=decode_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    decode_cli.add_arguments(de)
+    de.set_defaults(func=decode_cli.run)
     return parser
 
 

@@ -1,0 +1,237 @@
+"""One declared TM packet: its layout, and the encoding and decoding of one packet.
+
+Layout on the wire: space packet primary header (6 octets, secondary header flag set),
+PUS-C TM secondary header (13 octets: service, subtype, message counter, destination,
+CUC 4+2 time with the implicit P-field 0x1E), the fields in declaration order, bit-packed
+big-endian (the first field takes the most significant bits), then the 2-octet packet
+error control (CRC-16/CCITT-FALSE over everything before it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy.typing as npt
+
+from flight.ccsds import cuc, pus
+from flight.ccsds.errors import DecodeError
+from flight.ccsds.spacepacket import HEADER_LEN, MAX_PACKET_LEN
+from flight.dictionary.calibration import CalKind
+from flight.dictionary.errors import DictionaryError, EncodeError
+from flight.dictionary.fields import NAME_RE, FieldDef, FieldType, Value
+
+if TYPE_CHECKING:
+    from flight.dictionary.vector import BulkDecoder
+
+TIME_FORMAT = cuc.DEFAULT  # CUC 4 coarse + 2 fine octets, P-field 0x1E, implicit
+SEC_HDR_LEN = pus.TM_FIXED_LEN + TIME_FORMAT.t_len  # 13
+DATA_OFFSET = HEADER_LEN + SEC_HDR_LEN  # first octet of the fields: 19
+PEC_LEN = pus.CRC_LEN
+
+SERVICE_HOUSEKEEPING = 3
+SUBTYPE_HK_REPORT = 25
+SERVICE_EVENT = 5
+EVENT_SUBTYPES = {1: "informative", 2: "low severity", 3: "medium severity", 4: "high severity"}
+
+# names decode_many uses for the header columns; a field may not take them
+HEADER_COLUMNS = ("apid", "seq_count", "time_s", "service", "subtype", "msg_counter", "destination")
+
+
+class PacketKind(IntEnum):
+    HOUSEKEEPING = 0
+    EVENT = 1
+
+
+@dataclass(frozen=True)
+class DecodedPacket:
+    apid: int
+    name: str
+    seq_count: int
+    time_s: float  # seconds since the CUC epoch (TAI 1958), 2^-16 s resolution
+    fields: Mapping[str, Value]  # engineering units (enum: label, bool: bool, text: str)
+    raw: Mapping[str, int | float | str]  # the raw values on the wire
+    service: int = SERVICE_HOUSEKEEPING
+    subtype: int = SUBTYPE_HK_REPORT
+    msg_counter: int = 0
+    destination: int = 0
+
+
+@dataclass(frozen=True)
+class PacketDef:
+    apid: int
+    name: str
+    kind: PacketKind
+    fields: tuple[FieldDef, ...]
+    description: str = ""
+    period_s: float | None = None  # housekeeping only
+    severity_field: str | None = None  # events only: an enum field whose codes (1..4) are the PUS subtype
+    offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)  # bit offset of each field in the packet
+    length: int = field(init=False, repr=False, compare=False)  # whole packet, octets
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.apid < 0x7FF:
+            raise DictionaryError(f"apid: must be in 0..2046 (0x7FF is the idle APID), got {self.apid}")
+        if not NAME_RE.match(self.name):
+            raise DictionaryError(f"name: {self.name!r} is not a lower-case identifier ([a-z][a-z0-9_]*)")
+        if self.kind == PacketKind.HOUSEKEEPING:
+            if self.period_s is None or not self.period_s > 0:
+                raise DictionaryError(f"period_s: a housekeeping packet needs a period > 0 s, got {self.period_s}")
+            if self.severity_field is not None:
+                raise DictionaryError("severity_field: only an event packet has one")
+        elif self.period_s is not None:
+            raise DictionaryError("period_s: an event packet has no period")
+        if not self.fields:
+            raise DictionaryError("field: a packet needs at least one field")
+        seen: dict[str, int] = {}
+        offsets = []
+        pos = 8 * DATA_OFFSET
+        for k, f in enumerate(self.fields):
+            if f.name in seen:
+                raise DictionaryError(f"field[{k}].name: duplicate field name {f.name!r} (also field[{seen[f.name]}])")
+            if f.name in HEADER_COLUMNS:
+                raise DictionaryError(f"field[{k}].name: {f.name!r} is reserved for a header value")
+            seen[f.name] = k
+            if f.type in (FieldType.FLOAT, FieldType.TEXT) and pos % 8:
+                raise DictionaryError(f"field[{k}].bits: a {f.type.name.lower()} field must start on an octet "
+                                      f"boundary; it starts {pos % 8} bits into an octet (add a spare field)")
+            if (pos + f.bits - 1) // 8 - pos // 8 >= 8 and f.type != FieldType.TEXT:
+                raise DictionaryError(f"field[{k}].bits: {f.name} spans more than 8 octets; align it to an octet")
+            offsets.append(pos)
+            pos += f.bits
+        data_bits = pos - 8 * DATA_OFFSET
+        if data_bits % 8:
+            raise DictionaryError(f"field: the fields add up to {data_bits} bits, not a whole number of octets; "
+                                  f"add a spare field of {8 - data_bits % 8} bits")
+        length = pos // 8 + PEC_LEN
+        if length > MAX_PACKET_LEN:
+            raise DictionaryError(f"field: the packet would be {length} octets, more than {MAX_PACKET_LEN}")
+        if self.kind == PacketKind.EVENT:
+            sev = next((f for f in self.fields if f.name == self.severity_field), None)
+            if sev is None or sev.type != FieldType.ENUM:
+                raise DictionaryError(f"severity_field: an event packet names one of its enum fields, got "
+                                      f"{self.severity_field!r}")
+            bad = [label for code, label in sev.calibration.labels if code not in EVENT_SUBTYPES]
+            if bad:
+                raise DictionaryError(f"severity_field: label {bad[0]} of {sev.name} has a code outside 1..4 "
+                                      f"(the PUS service 5 subtypes)")
+        object.__setattr__(self, "offsets", tuple(offsets))
+        object.__setattr__(self, "length", length)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def service(self) -> int:
+        return SERVICE_HOUSEKEEPING if self.kind == PacketKind.HOUSEKEEPING else SERVICE_EVENT
+
+    @property
+    def subtypes(self) -> tuple[int, ...]:
+        if self.kind == PacketKind.HOUSEKEEPING:
+            return (SUBTYPE_HK_REPORT,)
+        sev = self.field(self.severity_field or "")
+        return tuple(sorted(code for code, _ in sev.calibration.labels))
+
+    def field(self, name: str) -> FieldDef:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    @cached_property
+    def _bulk(self) -> BulkDecoder:
+        from flight.dictionary.vector import BulkDecoder
+
+        return BulkDecoder(self)
+
+    # ------------------------------------------------------------------ one packet
+
+    def encode(self, values: Mapping[str, Value], seq_count: int, t_ns: int, *, msg_counter: int | None = None,
+               destination: int = 0) -> bytes:
+        """A whole space packet from engineering values (every field but spares, by name).
+        msg_counter defaults to seq_count modulo 65536. Raises EncodeError naming the field."""
+        names = {f.name for f in self.fields if f.type != FieldType.SPARE}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise EncodeError(f"{self.name}.{unknown[0]}: no such field (fields: {', '.join(sorted(names))})")
+        missing = [f.name for f in self.fields if f.type != FieldType.SPARE and f.name not in values]
+        if missing:
+            raise EncodeError(f"{self.name}.{missing[0]}: value missing ({len(missing)} field(s) missing: "
+                              f"{', '.join(missing)})")
+        acc = 0
+        subtype = SUBTYPE_HK_REPORT
+        for f in self.fields:
+            bits = f.encode_bits(values[f.name], f"{self.name}.{f.name}") if f.type != FieldType.SPARE else 0
+            acc = (acc << f.bits) | bits
+            if f.name == self.severity_field:
+                subtype = bits
+        data = acc.to_bytes(self.length - DATA_OFFSET - PEC_LEN, "big")
+        try:
+            sec = pus.TmSecondaryHeader.stamped(t_ns, self.service, subtype,
+                                                msg_counter=seq_count % 65536 if msg_counter is None else msg_counter,
+                                                dest_id=destination, time_format=TIME_FORMAT)
+            return pus.encode_tm(self.apid, seq_count, sec, data)
+        except ValueError as exc:
+            raise EncodeError(f"{self.name}: {exc}") from None
+
+    def decode(self, packet: bytes | bytearray | memoryview) -> DecodedPacket:
+        """One packet of this kind; DecodeError if it is not one (APID, length, CRC, service, subtype)."""
+        if len(packet) != self.length:
+            raise DecodeError(f"{self.name}: packet of {len(packet)} octets, expected {self.length}")
+        tm = pus.decode_tm(packet, TIME_FORMAT)
+        if tm.header.apid != self.apid:
+            raise DecodeError(f"{self.name}: APID {tm.header.apid}, expected {self.apid}")
+        sec = tm.secondary
+        if sec.service != self.service or sec.subtype not in self.subtypes:
+            raise DecodeError(f"{self.name}: PUS service {sec.service} subtype {sec.subtype}, expected service "
+                              f"{self.service} subtype {'/'.join(map(str, self.subtypes))}")
+        acc = int.from_bytes(tm.data, "big")
+        total = 8 * len(tm.data)
+        fields: dict[str, Value] = {}
+        raws: dict[str, int | float | str] = {}
+        for f, off in zip(self.fields, self.offsets, strict=True):
+            if f.type == FieldType.SPARE:
+                continue
+            shift = total - (off - 8 * DATA_OFFSET) - f.bits
+            raw = f.raw_from_bits((acc >> shift) & ((1 << f.bits) - 1))
+            raws[f.name] = raw
+            fields[f.name] = f.eng_from_raw(raw)
+        if self.severity_field is not None and raws[self.severity_field] != sec.subtype:
+            raise DecodeError(f"{self.name}: subtype {sec.subtype} disagrees with {self.severity_field} "
+                              f"{raws[self.severity_field]}")
+        return DecodedPacket(apid=self.apid, name=self.name, seq_count=tm.header.seq_count, time_s=sec.time_s,
+                             fields=fields, raw=raws, service=sec.service, subtype=sec.subtype,
+                             msg_counter=sec.msg_counter, destination=sec.dest_id)
+
+    # ------------------------------------------------------------------ many packets
+
+    def decode_many(self, packets: bytes | bytearray | memoryview | npt.NDArray[Any], *,
+                    check_crc: bool = True) -> dict[str, npt.NDArray[Any]]:
+        """Columns for a run of packets of this kind, back to back (a buffer, a 1-D uint8 array, or an
+        (n, length) uint8 array). Header columns: apid, seq_count, time_s, service, subtype, msg_counter,
+        destination; then one column per field in engineering units (enum: labels, bool: bool).
+        Raises DecodeError if any packet is not one of this kind (APID, length, version, service, subtype,
+        and CRC unless check_crc is False)."""
+        return self._bulk.decode(packets, check_crc)
+
+    # ------------------------------------------------------------------ export
+
+    def to_json(self) -> dict[str, object]:
+        fields: list[dict[str, object]] = []
+        for f, off in zip(self.fields, self.offsets, strict=True):
+            cal = f.calibration
+            cal_json: dict[str, object] | None = None
+            if cal.kind == CalKind.LINEAR:
+                cal_json = {"type": "linear", "a": cal.coefficients[0], "b": cal.coefficients[1]}
+            elif cal.kind == CalKind.POLYNOMIAL:
+                cal_json = {"type": "polynomial", "coefficients": list(cal.coefficients)}
+            elif cal.kind == CalKind.ENUM:
+                cal_json = {"type": "enum", "labels": [{"value": c, "label": n} for c, n in cal.labels]}
+            fields.append({"name": f.name, "type": f.type.name.lower(), "bits": f.bits, "bit_offset": off,
+                           "unit": f.unit, "description": f.description, "calibration": cal_json,
+                           "limits": f.limits.to_json() if f.limits is not None else None})
+        return {"apid": self.apid, "name": self.name, "kind": self.kind.name.lower(), "description": self.description,
+                "period_s": self.period_s, "service": self.service, "subtypes": list(self.subtypes),
+                "severity_field": self.severity_field, "length": self.length, "fields": fields}

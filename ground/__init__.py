@@ -1,0 +1,1 @@
+"""Ground tools: telemetry decoding, dictionary export, command building."""
