@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from flight.toml_table import REQUIRED, TomlTable
+
 R_EARTH_KM = 6378.137
 MU_KM3_S2 = 398600.4418
 J2 = 1.08263e-3
@@ -275,111 +277,9 @@ DEFAULT_OCV = (
 DEFAULT_R0 = ((-20.0, 0.150), (0.0, 0.075), (25.0, 0.040), (45.0, 0.035))
 
 
-class _Table:
-    """One TOML table being read: typed getters that name the key on error,
-    and a final check that no unknown key is left."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, dict):
-            raise ScenarioError(f"{path}: expected a table, got {type(data).__name__}")
-        self.data: dict[str, Any] = data
-        self.path = path
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def _get(self, name: str, default: object) -> object:
-        self.used.add(name)
-        if name in self.data:
-            return self.data[name]
-        if default is _REQUIRED:
-            raise ScenarioError(f"{self.key(name)}: required key is missing")
-        return default
-
-    def num(self, name: str, default: object = None, lo: float | None = None, hi: float | None = None,
-            lo_open: bool = False) -> float:
-        v = self._get(name, _REQUIRED if default is None else default)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ScenarioError(f"{self.key(name)}: expected a number, got {v!r}")
-        x = float(v)
-        if not math.isfinite(x):
-            raise ScenarioError(f"{self.key(name)}: must be finite, got {v!r}")
-        if lo is not None and (x < lo or (lo_open and x == lo)):
-            raise ScenarioError(f"{self.key(name)}: must be {'>' if lo_open else '>='} {lo}, got {v!r}")
-        if hi is not None and x > hi:
-            raise ScenarioError(f"{self.key(name)}: must be <= {hi}, got {v!r}")
-        return x
-
-    def int_(self, name: str, default: int | None = None, lo: int | None = None, hi: int | None = None) -> int:
-        v = self._get(name, _REQUIRED if default is None else default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ScenarioError(f"{self.key(name)}: expected an integer, got {v!r}")
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise ScenarioError(f"{self.key(name)}: must be in [{lo}, {hi}], got {v}")
-        return v
-
-    def str_(self, name: str, default: str | None = None, choices: tuple[str, ...] | None = None) -> str:
-        v = self._get(name, _REQUIRED if default is None else default)
-        if not isinstance(v, str):
-            raise ScenarioError(f"{self.key(name)}: expected a string, got {v!r}")
-        if choices is not None and v not in choices:
-            raise ScenarioError(f"{self.key(name)}: must be one of {', '.join(choices)}; got {v!r}")
-        return v
-
-    def bool_(self, name: str, default: bool) -> bool:
-        v = self._get(name, default)
-        if not isinstance(v, bool):
-            raise ScenarioError(f"{self.key(name)}: expected true or false, got {v!r}")
-        return v
-
-    def vec(self, name: str, n: int, default: tuple[float, ...] | None = None, unit: bool = False) -> tuple[float, ...]:
-        v = self._get(name, _REQUIRED if default is None else default)
-        if not isinstance(v, list | tuple) or len(v) != n or not all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in v
-        ):
-            raise ScenarioError(f"{self.key(name)}: expected a list of {n} numbers, got {v!r}")
-        out = tuple(float(x) for x in v)
-        if unit:
-            norm = math.sqrt(sum(x * x for x in out))
-            if norm < 1e-9:
-                raise ScenarioError(f"{self.key(name)}: must not be the zero vector")
-            out = tuple(x / norm for x in out)
-        return out
-
-    def pairs(self, name: str, default: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
-        v = self._get(name, default)
-        if not isinstance(v, list | tuple) or not all(
-            isinstance(r, list | tuple) and len(r) == 2 and all(
-                isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
-            for r in v
-        ):
-            raise ScenarioError(f"{self.key(name)}: expected a list of [x, y] pairs, got {v!r}")
-        return tuple((float(a), float(b)) for a, b in v)
-
-    def table(self, name: str, required: bool = False) -> _Table:
-        v = self._get(name, _REQUIRED if required else {})
-        return _Table(v, self.key(name))
-
-    def array(self, name: str) -> list[_Table]:
-        v = self._get(name, [])
-        if not isinstance(v, list):
-            raise ScenarioError(f"{self.key(name)}: expected an array of tables ([[{name}]])")
-        return [_Table(item, f"{self.key(name)}[{k}]") for k, item in enumerate(v)]
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ScenarioError(f"{self.key(unknown[0])}: unknown key")
 
 
-_REQUIRED = object()
-
-
-def _lookup(names: list[str], what: str, t: _Table, key: str, optional: bool = False) -> int:
+def _lookup(names: list[str], what: str, t: TomlTable, key: str, optional: bool = False) -> int:
     if optional and not t.has(key):
         t.used.add(key)
         return -1
@@ -390,7 +290,7 @@ def _lookup(names: list[str], what: str, t: _Table, key: str, optional: bool = F
     return names.index(name)
 
 
-def _node_pairs(top: _Table, key: str, most: int, node_names: list[str], value_key: str,
+def _node_pairs(top: TomlTable, key: str, most: int, node_names: list[str], value_key: str,
                 hi: float) -> list[tuple[int, int, float]]:
     """Entries coupling two different thermal nodes `a` and `b` by one value."""
     tables = top.array(key)
@@ -414,7 +314,7 @@ def _unique(items: list[str], what: str, path: str) -> None:
         seen.add(n)
 
 
-def _epoch(t: _Table) -> datetime:
+def _epoch(t: TomlTable) -> datetime:
     text = t.str_("epoch")
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -442,9 +342,9 @@ def sun_synchronous_inclination_deg(a_km: float, e: float = 0.0) -> float:
     return math.degrees(math.acos(cos_i))
 
 
-def _orbit(t: _Table, epoch: datetime) -> Orbit:
+def _orbit(t: TomlTable, epoch: datetime) -> Orbit:
     if t.has("tle"):
-        tle = t._get("tle", None)
+        tle = t.get("tle", None)
         if not (isinstance(tle, list) and len(tle) == 2 and all(isinstance(x, str) for x in tle)):
             raise ScenarioError(f"{t.key('tle')}: expected two TLE lines as strings")
         line1, line2 = tle[0].strip(), tle[1].strip()
@@ -498,7 +398,7 @@ def _sun_right_ascension_deg(epoch: datetime) -> float:
     return math.degrees(math.atan2(math.sin(lon) * math.cos(eps), math.cos(lon))) % 360.0
 
 
-def _attitude(t: _Table) -> Attitude:
+def _attitude(t: TomlTable) -> Attitude:
     mode = t.str_("mode", "sun", ("sun", "nadir", "inertial"))
     q = (1.0, 0.0, 0.0, 0.0)
     if mode == "inertial":
@@ -513,7 +413,7 @@ def _vec3(v: tuple[float, ...]) -> tuple[float, float, float]:
     return (v[0], v[1], v[2])
 
 
-def _increasing(rows: tuple[tuple[float, float], ...], t: _Table, key: str, min_rows: int) -> None:
+def _increasing(rows: tuple[tuple[float, float], ...], t: TomlTable, key: str, min_rows: int) -> None:
     if len(rows) < min_rows:
         raise ScenarioError(f"{t.key(key)}: needs at least {min_rows} rows")
     if len(rows) > 32:
@@ -556,7 +456,7 @@ def _check_thermal_stiffness(nodes: list[ThermalNode], surfaces: list[Surface], 
 
 def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
     """Validate a scenario given as parsed TOML."""
-    top = _Table(data, "")
+    top = TomlTable(data, "", ScenarioError)
     name = top.str_("name")
     description = top.str_("description", "")
     epoch = _epoch(top)
@@ -704,7 +604,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         loads.append(Load(
             name=t.str_("name"),
             kind=kind,
-            power_w=t.num("power_w", 0.0 if kind == LoadKind.PAYLOAD else None, lo=0.0),
+            power_w=t.num("power_w", 0.0 if kind == LoadKind.PAYLOAD else REQUIRED, lo=0.0),
             tx_power_w=t.num("tx_power_w", 0.0, lo=0.0) if kind == LoadKind.RADIO else 0.0,
             node=_lookup(node_names, "thermal node", t, "node", optional=True),
             gpio=gpio,

@@ -63,6 +63,9 @@ def _chunks_from_file(f: IO[bytes], progress: Any) -> Iterator[bytes]:
 
 
 def _chunks_from_port(url: str, baud: int, idle_timeout: float | None) -> Iterator[bytes]:
+    if url.startswith("socket://"):
+        yield from _chunks_from_socket(url, idle_timeout)
+        return
     import time
 
     import serial
@@ -75,7 +78,8 @@ def _chunks_from_port(url: str, baud: int, idle_timeout: float | None) -> Iterat
     try:
         while True:
             try:
-                data = port.read(max(1, port.in_waiting or 4096))
+                # never ask for more than is waiting: pyserial drops a partial read when the link closes
+                data = port.read(port.in_waiting or 1)
             except serial.SerialException:
                 return  # the other end closed the link: end of stream
             if data:
@@ -87,6 +91,31 @@ def _chunks_from_port(url: str, baud: int, idle_timeout: float | None) -> Iterat
         return
     finally:
         port.close()
+
+
+def _chunks_from_socket(url: str, idle_timeout: float | None) -> Iterator[bytes]:
+    """socket://host:port as pyserial means it (a TCP client), read in large blocks until the peer closes."""
+    import socket
+
+    host, _, port_text = url[len("socket://"):].partition(":")
+    try:
+        sock = socket.create_connection((host, int(port_text.split("?")[0])), timeout=5)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot open {url}: {exc}") from None
+    sock.settimeout(idle_timeout)
+    try:
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                return
+            if not data:
+                return
+            yield data
+    except KeyboardInterrupt:
+        return
+    finally:
+        sock.close()
 
 
 class _Writer:

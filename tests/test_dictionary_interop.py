@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from flight.dictionary import FieldType, PacketDef, load_dictionary
+from flight.dictionary.samples import random_values
 
 ccsdspy = pytest.importorskip("ccsdspy")
 spacepacket = pytest.importorskip("spacepackets.ccsds.spacepacket")
@@ -17,23 +18,6 @@ ecss_tm = pytest.importorskip("spacepackets.ecss.tm")
 
 SHIPPED = load_dictionary()
 HK = [p for p in SHIPPED.packets if p.name.endswith("_hk")]
-
-
-def _random_values(p: PacketDef, rng: random.Random) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in p.fields:
-        if f.type == FieldType.SPARE:
-            continue
-        if f.type == FieldType.BOOL:
-            out[f.name] = rng.random() < 0.5
-        elif f.type == FieldType.ENUM:
-            out[f.name] = rng.choice(f.calibration.labels)[1]
-        elif f.type == FieldType.TEXT:
-            out[f.name] = "".join(rng.choice("abcXYZ 0123.") for _ in range(rng.randint(0, f.bits // 8)))
-        else:
-            rng_eng = f.eng_range()
-            out[f.name] = rng.randint(f.raw_min, f.raw_max) if rng_eng is None else rng.uniform(*rng_eng)
-    return out
 
 
 def _packets(p: PacketDef, n: int, seed: int) -> list[bytes]:
@@ -44,7 +28,7 @@ def _packets_and_values(p: PacketDef, n: int, seed: int) -> list[tuple[bytes, di
     rng = random.Random(seed)
     out = []
     for k in range(n):
-        values = _random_values(p, rng)
+        values = random_values(p, rng)
         out.append((p.encode(values, (k * 37) % 16384, 10**9 * (1_000_000 + k) + k * 7919), values))
     return out
 

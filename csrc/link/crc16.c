@@ -31,3 +31,8 @@ uint16_t skl_crc16(const uint8_t *p, size_t len, uint16_t crc)
     while (len--) crc = (uint16_t)((crc << 8) ^ T[0][(crc >> 8) ^ *p++]);
     return crc;
 }
+
+void skl_crc16_rows(const uint8_t *base, size_t n, size_t stride, size_t len, uint16_t init, uint16_t *out)
+{
+    for (size_t k = 0; k < n; k++) out[k] = skl_crc16(base + k * stride, len, init);
+}

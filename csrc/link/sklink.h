@@ -17,6 +17,8 @@
 #define SKL_FMT_PACKETS 2
 
 uint16_t skl_crc16(const uint8_t *data, size_t len, uint16_t init);
+/* CRC of each of n rows (row k starts at base + k * stride, len octets) */
+void skl_crc16_rows(const uint8_t *base, size_t n, size_t stride, size_t len, uint16_t init, uint16_t *out);
 void skl_derandomize(uint8_t *frame, size_t len);
 
 typedef struct {

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from flight._link import ffi, lib
 
 FMT_CADU = lib.SKL_FMT_CADU
@@ -19,6 +22,16 @@ def crc16(data: bytes | bytearray | memoryview, init: int = 0xFFFF) -> int:
     """CRC-16/CCITT-FALSE (slicing-by-8 in C)."""
     buf = ffi.from_buffer(data)
     return int(lib.skl_crc16(buf, len(buf), init))
+
+
+def crc16_rows(rows: npt.NDArray[np.uint8], length: int, init: int = 0xFFFF) -> npt.NDArray[np.uint16]:
+    """CRC-16 of the first `length` octets of each row of a C-contiguous (n, stride) uint8 array."""
+    n, stride = rows.shape
+    out = np.empty(n, dtype=np.uint16)
+    if n:
+        lib.skl_crc16_rows(ffi.from_buffer("uint8_t[]", rows), n, stride, length, init,
+                           ffi.from_buffer("uint16_t[]", out))
+    return out
 
 
 class NativeDeframer:
@@ -53,8 +66,6 @@ class NativeDeframer:
     def feed_arena(self, data: bytes | bytearray | memoryview) -> tuple[Any, Any, Any]:
         """Feed a chunk; the completed packets as numpy views of the output
         arena: (octets, offsets (count + 1), vcids), valid until the next feed."""
-        import numpy as np
-
         buf = ffi.from_buffer(data)
         rc = lib.skl_deframer_feed(self._d, buf, len(buf))
         if rc == lib.SKL_ERR_NOMEM:
