@@ -2,11 +2,12 @@
 columns per packet kind out, in engineering units.
 
 The vectorized path: for each chunk of the deframer's output arena (octets, offsets, vcids),
-numpy reads every packet's APID and length at once, gathers the packets of each declared
-fixed-length APID into an (n, length) uint8 array (a sliding-window view of the arena indexed
-by the packet starts: one row copy per packet), and PacketDef.decode_many turns the rows of the
-whole stream into columns. Packets of an undeclared APID or of the wrong length are counted in
-BulkStats, not decoded; so are packets decode_many rejects (CRC, service, subtype).
+numpy reads every packet's APID and length at once, groups the packet starts by kind (one stable
+radix sort of a uint8 code), and gathers the packets of each declared fixed-length APID into an
+(n, length) uint8 array (a view of the arena with a length-octet record at every octet offset,
+indexed by the packet starts: one memcpy per packet). At the end PacketDef.decode_many turns the
+rows of the whole stream into columns. Packets of an undeclared APID or of the wrong length are
+counted in BulkStats, not decoded; so are packets decode_many rejects (CRC, service, subtype).
 
     columns = decode_columns(open("capture.cadu", "rb"), load_dictionary())
     columns["power_hk"]["bus_voltage_v"]   # float64 volts, one per power_hk packet, stream order
@@ -21,7 +22,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from flight.ccsds.deframer import Deframer, DeframerStats
 from flight.ccsds.errors import DecodeError
@@ -59,9 +59,13 @@ class BulkDecoder:
         self.check_crc = check_crc
         self.stats = BulkStats()
         self._defs = dictionary.packets
-        self._length = np.zeros(2048, dtype=np.int64)  # declared length per APID, 0: undeclared
-        for p in self._defs:
+        if len(self._defs) > 254:
+            raise ValueError("the bulk decoder takes at most 254 packet kinds")
+        self._length = np.zeros(2048, dtype=np.intp)  # declared length per APID, 0: undeclared
+        self._index = np.full(2048, len(self._defs), dtype=np.uint8)  # position in _defs per APID
+        for k, p in enumerate(self._defs):
             self._length[p.apid] = p.length
+            self._index[p.apid] = k
         self._rows: dict[str, list[Array]] = {p.name: [] for p in self._defs}
 
     def add(self, octets: Array, offsets: Array) -> None:
@@ -70,27 +74,36 @@ class BulkDecoder:
         n = offsets.size - 1
         if n <= 0:
             return
+        octets = np.ascontiguousarray(octets, dtype=np.uint8)
         offs = offsets.astype(np.intp)
         starts = offs[:-1]
         lengths = offs[1:] - starts
-        short = lengths < 7  # cannot be a space packet; treat as wrong length (APID unread)
-        if short.any():
-            self.stats.packets += int(short.sum())
-            self.stats.wrong_length += int(short.sum())
-            starts, lengths = starts[~short], lengths[~short]
-            n = starts.size
         self.stats.packets += n
+        short = lengths < 7  # cannot be a space packet: wrong length, APID unread
+        if short.any():
+            self.stats.wrong_length += int(np.count_nonzero(short))
+            starts, lengths = starts[~short], lengths[~short]
         apid = ((octets[starts] & 0x07).astype(np.intp) << 8) | octets[starts + 1]
         declared = self._length[apid]
         undeclared = declared == 0
         idle = int(np.count_nonzero(apid == IDLE_APID))
         self.stats.idle += idle
         self.stats.unknown_apid += int(np.count_nonzero(undeclared)) - idle
-        self.stats.wrong_length += int(np.count_nonzero(~undeclared & (declared != lengths)))
-        for p in self._defs:
-            sel = starts[(apid == p.apid) & (lengths == p.length)]
+        misfit = declared != lengths
+        self.stats.wrong_length += int(np.count_nonzero(misfit & ~undeclared))
+        # group the packet starts by kind: one stable radix sort of a uint8 code (kinds, then "other")
+        kind = self._index[apid]
+        kind[misfit] = len(self._defs)
+        order = np.argsort(kind, kind="stable")
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(kind, minlength=len(self._defs) + 1))))
+        grouped = starts[order]
+        for k, p in enumerate(self._defs):
+            sel = grouped[bounds[k]:bounds[k + 1]]
             if sel.size:
-                self._rows[p.name].append(sliding_window_view(octets, p.length)[sel])
+                # every octet offset as the start of a p.length-octet record: one memcpy per packet
+                windows: Array = np.ndarray(shape=(octets.size - p.length + 1,), dtype=np.dtype((np.void, p.length)),
+                                            buffer=octets, strides=(1,))
+                self._rows[p.name].append(windows[sel].view(np.uint8).reshape(-1, p.length))
 
     def columns(self) -> dict[str, Columns]:
         """Per packet name, its columns (decode_many's: header values, then fields in engineering
