@@ -31,19 +31,28 @@ class Record:
 
 @dataclass
 class ApidStats:
-    packets: int = 0
-    gaps: int = 0
-    missing: int = 0
-    last_seq: int | None = field(default=None, repr=False)
+    """Packets of one APID. Sequence gaps are counted in the order the packets
+    were made (their time stamps, when the dictionary knows the APID), so that
+    real-time and played-back packets arriving interleaved on two virtual
+    channels do not count as gaps; unknown APIDs are taken in arrival order."""
 
-    def see(self, seq: int) -> None:
-        if self.last_seq is not None:
-            expect = (self.last_seq + 1) % SEQ_MODULO
-            if seq != expect:
-                self.gaps += 1
-                self.missing += (seq - expect) % SEQ_MODULO
-        self.last_seq = seq
+    packets: int = 0
+    _seen: list[tuple[float, int, int]] = field(default_factory=list, repr=False)  # (time, arrival, seq)
+
+    def see(self, seq: int, time_s: float | None) -> None:
+        self._seen.append((time_s if time_s is not None else float(self.packets), self.packets, seq))
         self.packets += 1
+
+    def gaps(self) -> tuple[int, int]:
+        """(breaks in the sequence count, packets those breaks skipped), wrapping at 16384."""
+        gaps = missing = 0
+        prev: int | None = None
+        for _, _, seq in sorted(self._seen):
+            if prev is not None and seq != (prev + 1) % SEQ_MODULO:
+                gaps += 1
+                missing += (seq - prev - 1) % SEQ_MODULO
+            prev = seq
+        return gaps, missing
 
 
 class StreamDecoder:
@@ -70,10 +79,10 @@ class StreamDecoder:
         out: list[Record] = []
         for vcid, pkt in packets:
             hdr = PrimaryHeader.unpack(pkt)
-            self.per_apid.setdefault(hdr.apid, ApidStats()).see(hdr.seq_count)
-            if self.apids is not None and hdr.apid not in self.apids:
-                continue
-            out.append(self._decode(vcid, hdr, pkt))
+            rec = self._decode(vcid, hdr, pkt)
+            self.per_apid.setdefault(hdr.apid, ApidStats()).see(hdr.seq_count, rec.time)
+            if self.apids is None or hdr.apid in self.apids:
+                out.append(rec)
         return out
 
     def _decode(self, vcid: int, hdr: PrimaryHeader, pkt: bytes) -> Record:
@@ -92,7 +101,7 @@ class StreamDecoder:
     @property
     def errors(self) -> int:
         """Everything counted against a clean stream."""
-        seq = sum(a.gaps for a in self.per_apid.values())
+        seq = sum(a.gaps()[0] for a in self.per_apid.values())
         return self.deframer.stats.errors + seq + self.decode_errors
 
     def stats_json(self) -> dict[str, Any]:
@@ -112,7 +121,7 @@ class StreamDecoder:
             "bad_packets": s.bad_packets,
             "decode_errors": self.decode_errors,
             "unknown_apid_packets": self.unknown_apids,
-            "apids": {str(apid): {"packets": a.packets, "gaps": a.gaps, "missing": a.missing}
+            "apids": {str(apid): dict(zip(("packets", "gaps", "missing"), (a.packets, *a.gaps()), strict=True))
                       for apid, a in sorted(self.per_apid.items())},
             "vcs": vcs,
         }
