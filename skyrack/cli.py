@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description=decode_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     decode_cli.add_arguments(de)
     de.set_defaults(func=decode_cli.run)
+    from skyrack import run_cli
+
+    ru = sub.add_parser("run", help="run the emulator and the flight software in lockstep",
+                        description=run_cli.__doc__)
+    run_cli.add_arguments(ru)
+    ru.set_defaults(func=run_cli.run)
     return parser
 
 

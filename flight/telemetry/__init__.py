@@ -1,0 +1,1 @@
+"""Telemetry on board: the persistent packet store for store-and-forward downlink."""

@@ -1,0 +1,119 @@
+"""Downlink: packets to TM frames to the radio, only while a ground station
+sees the spacecraft, within the contact's bit rate.
+
+Routing: a packet made during a contact goes out on the real-time virtual
+channel; a packet made outside contacts goes to the store and is played back
+on the playback channel during later contacts, oldest first. A stored packet
+is released from the store only once its last octet has been framed and
+handed to the radio. Each step sends at most what the link carries in one
+step period (whole CADUs), real-time first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+from flight.ccsds.tm_frame import TmFrameConfig, TmFramer, cadu
+from flight.interfaces import Radio
+
+
+class StoredItem(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+
+class Backlog(Protocol):
+    """What the downlink needs of the packet store."""
+
+    def append(self, data: bytes, t_ns: int, apid: int) -> int | None: ...
+
+    def peek(self, max_records: int) -> Sequence[StoredItem]: ...
+
+    def release(self, up_to_seq: int) -> None: ...
+
+
+class Downlink:
+    name = "downlink"
+
+    def __init__(self, radio: Radio, config: TmFrameConfig, store: Backlog, period_ns: int,
+                 realtime_vc: int = 0, playback_vc: int = 1) -> None:
+        self.radio = radio
+        self.config = config
+        self.store = store
+        self.period_ns = period_ns
+        self.realtime_vc = realtime_vc
+        self.playback_vc = playback_vc
+        self.framer = TmFramer(config)
+        self._in_flight: deque[tuple[int, int]] = deque()  # (store seq, octets) pushed on the playback VC
+        self._pushed_playback = 0  # octets pushed on the playback VC and not yet accounted as framed
+        self._carry_bits = 0.0
+        self.frames_sent = 0
+        self.packets_realtime = 0
+        self.packets_stored = 0
+        self.packets_played_back = 0
+
+    def reset(self, t_ns: int) -> None:
+        self._carry_bits = 0.0
+
+    def on_packet(self, tag: int, t_ns: int, packet: bytes) -> None:
+        """A new packet from a producer (tag: its APID)."""
+        if self.radio.in_contact():
+            self.framer.push(self.realtime_vc, packet)
+            self.packets_realtime += 1
+        else:
+            self.store.append(packet, t_ns, tag)
+            self.packets_stored += 1
+
+    def step(self, t_ns: int) -> None:
+        if not self.radio.in_contact():
+            self._carry_bits = 0.0
+            return
+        self._carry_bits += self.radio.downlink_bps() * self.period_ns * 1e-9
+        frame_bits = 8 * self.config.cadu_length
+        frames = int(self._carry_bits // frame_bits)
+        self._carry_bits -= frames * frame_bits
+        field = self.config.data_field_len
+        for _ in range(frames):
+            if self.framer.pending(self.realtime_vc):
+                self._send(self.framer.frame(self.realtime_vc))
+                continue
+            if self.framer.pending(self.playback_vc) < field:
+                self._refill(field - self.framer.pending(self.playback_vc))
+            if not self.framer.pending(self.playback_vc):
+                break  # nothing to send: the carried capacity is lost, as on a real link
+            before = self.framer.pending(self.playback_vc)
+            self._send(self.framer.frame(self.playback_vc))
+            self._account_framed(before - self.framer.pending(self.playback_vc))
+
+    def _refill(self, want: int) -> None:
+        """Push stored packets onto the playback VC until `want` octets are queued."""
+        got = 0
+        skip = len(self._in_flight)
+        items = self.store.peek(skip + 64)[skip:]
+        for it in items:
+            self.framer.push(self.playback_vc, it.data)
+            self._in_flight.append((it.seq, len(it.data)))
+            got += len(it.data)
+            if got >= want:
+                break
+
+    def _account_framed(self, octets: int) -> None:
+        """Release the stored packets whose last octet has now been framed."""
+        self._pushed_playback += octets
+        released = None
+        while self._in_flight and self._in_flight[0][1] <= self._pushed_playback:
+            seq, n = self._in_flight.popleft()
+            self._pushed_playback -= n
+            released = seq
+            self.packets_played_back += 1
+        if released is not None:
+            self.store.release(released)
+
+    def _send(self, frame: bytes) -> None:
+        self.radio.send(cadu(frame, self.config))
+        self.frames_sent += 1

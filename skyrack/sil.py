@@ -1,0 +1,161 @@
+"""Software in the loop: the emulator and the flight software in lockstep.
+
+The runner advances the emulator to each executive tick, then runs the tick;
+frames the radio delivers are written to the ground capture as they arrive.
+This module is composition: it builds the flight software's hardware
+configuration from the scenario and wires the components together.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from emulator import Emulator
+from emulator.radio import Delivered
+from emulator.scenario import Chip, LoadKind, Scenario, Source
+from flight.ccsds.tm_frame import TmFrameConfig
+from flight.clock import SimClock, stopwatch_ns
+from flight.dictionary import load_dictionary
+from flight.executive import Executive, RateGroup
+from flight.hardware import ChipKind, DeviceSpec, HardwareConfig, LoadSpec
+from flight.sensors import SensorPoller
+from flight.telemetry.downlink import Downlink
+from flight.telemetry.hk import Housekeeping
+from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig
+
+NS = 1_000_000_000
+SPACECRAFT_ID = 0x2A5
+TAI_MINUS_UTC_S = 37  # since 2017-01-01
+CUC_EPOCH = datetime(1958, 1, 1, tzinfo=UTC)
+
+
+def cuc_offset_ns(epoch: datetime) -> int:
+    """Nanoseconds from the CUC epoch (1958-01-01 TAI) to a UTC time."""
+    return round(((epoch - CUC_EPOCH).total_seconds() + TAI_MINUS_UTC_S) * 1e9)
+
+
+def hardware_from_scenario(sc: Scenario) -> HardwareConfig:
+    """What the flight software is told of the spacecraft (on a board: a configuration file)."""
+    chips = {Chip.INA226: ChipKind.INA226, Chip.TMP117: ChipKind.TMP117, Chip.MAX17048: ChipKind.MAX17048,
+             Chip.TCA9534: ChipKind.TCA9534, Chip.PAYLOAD_CTRL: ChipKind.PAYLOAD_CTRL}
+    devices = []
+    for d in sc.devices:
+        measures, max_a = "", 0.0
+        if d.chip == Chip.INA226:
+            if d.source == Source.BATTERY:
+                measures = "battery"
+            elif d.source == Source.ARRAY:
+                measures = "array"
+            else:
+                measures = f"load:{sc.loads[d.index].name}"
+            max_a = 0.08 / d.shunt_ohm  # the shunt's full scale (81.92 mV) with a little margin
+        elif d.chip == Chip.TMP117:
+            measures = sc.nodes[d.index].name
+        devices.append(DeviceSpec(d.name, chips[d.chip], d.bus, d.address, measures, d.shunt_ohm, max_a))
+    kinds = {LoadKind.FIXED: "fixed", LoadKind.RADIO: "radio", LoadKind.HEATER: "heater", LoadKind.PAYLOAD: "payload"}
+    loads = tuple(LoadSpec(ld.name, kinds[ld.kind], sc.devices[ld.gpio].name if ld.gpio >= 0 else None, ld.pin,
+                           ld.power_w, sc.nodes[ld.node].name if ld.node >= 0 else None) for ld in sc.loads)
+    modes = tuple(m.name for m in sc.payload.modes) if sc.payload else ()
+    return HardwareConfig(tuple(devices), loads, tuple(n.name for n in sc.nodes), sc.battery.cells_series, modes)
+
+
+@dataclass
+class RunResult:
+    summary: dict[str, Any]
+    out_dir: Path
+
+
+@dataclass
+class _Tracker:
+    """Plant truth the summary reports (read from the emulator, not from flight telemetry)."""
+
+    min_soc: float = 1.0
+    max_temp_k: dict[str, float] = field(default_factory=dict)
+
+
+def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None = None,
+        progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.EVERY_N) -> RunResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    capture_path = out_dir / "downlink.cadu"
+    capture: IO[bytes] = capture_path.open("wb")
+    delivered = [0, 0]  # frames, octets
+
+    def to_ground(d: Delivered) -> None:
+        capture.write(d.frame)
+        delivered[0] += 1
+        delivered[1] += len(d.frame)
+
+    wall0 = time.monotonic()
+    emu = Emulator(scenario, seed=seed, sink=to_ground)
+    sc = emu.scenario
+    hw = hardware_from_scenario(sc)
+    dictionary = load_dictionary()
+    clock = SimClock(0)
+    sensors = SensorPoller(hw, emu.buses)
+    store = PacketStore(out_dir / "store", StoreConfig(fsync=fsync))
+    step_ns = NS
+    downlink = Downlink(emu.radio, TmFrameConfig(scid=SPACECRAFT_ID), store, step_ns)
+    hk = Housekeeping(dictionary, hw, sensors.readings, downlink.on_packet, undervoltage_v=sc.bus.undervoltage_v,
+                      capacity_ah=sc.battery.cell_capacity_ah * sc.battery.cells_parallel,
+                      cuc_offset_ns=cuc_offset_ns(sc.epoch))
+    ex = Executive([RateGroup("1Hz", step_ns, (sensors, hk, downlink))], stopwatch=stopwatch_ns)
+    ex.reset(0)
+    tr = _Tracker(max_temp_k={n.name: 0.0 for n in sc.nodes})
+    end_ns = int(duration_s * NS)
+    st = emu.state
+    log = (out_dir / "timeline.log").open("w", encoding="utf-8")
+    in_contact = False
+    try:
+        while ex.next_tick_ns <= end_ns:
+            t = ex.next_tick_ns
+            emu.advance(t - emu.t_ns)
+            clock.set(t)
+            ex.tick(t)
+            soc = float(st["battery_soc"])
+            if soc < tr.min_soc:
+                tr.min_soc = soc
+            temps = st["node_temp_k"]
+            for k, n in enumerate(sc.nodes):
+                if temps[k] > tr.max_temp_k[n.name]:
+                    tr.max_temp_k[n.name] = float(temps[k])
+            if emu.radio.in_contact() != in_contact:
+                in_contact = not in_contact
+                log.write(f"{t / NS:10.0f} s  {'AOS' if in_contact else 'LOS'}\n")
+            if progress is not None and t % (600 * NS) == 0:
+                progress(t / NS)
+    finally:
+        capture.close()
+        log.close()
+    sstats = store.stats
+    store.close()
+    snap = emu.snapshot()
+    wall = time.monotonic() - wall0
+    overruns = sum(s.overruns for s in ex.stats.values())
+    summary: dict[str, Any] = {
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "sim_seconds": end_ns / NS,
+        "wall_seconds": wall,
+        "speed_factor": (end_ns / NS) / wall if wall > 0 else None,
+        "min_soc": tr.min_soc,
+        "max_temp_c": {k: v - 273.15 for k, v in tr.max_temp_k.items()},
+        "violations": 0,
+        "safe_mode_entries": 0,
+        "packets_generated": hk.generated,
+        "packets_downlinked": downlink.packets_realtime + downlink.packets_played_back,
+        "packets_stored": sstats.pending,
+        "frames_downlinked": delivered[0],
+        "energy_harvested_j": snap["energy_j"]["array_used"],
+        "energy_available_j": snap["energy_j"]["array_available"],
+        "energy_used_j": snap["energy_j"]["loads"],
+        "executive_overruns": overruns,
+        "device_init_errors": sensors.init_errors,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return RunResult(summary, out_dir)
