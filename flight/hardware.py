@@ -46,7 +46,11 @@ class HardwareConfig:
     loads: tuple[LoadSpec, ...]
     nodes: tuple[str, ...]  # thermal node names, in the housekeeping order
     battery_cells_series: int
+    battery_cells_parallel: int = 1
+    battery_capacity_ah: float = 0.0  # pack capacity, beginning of life
+    battery_ocv: tuple[tuple[float, float], ...] = ()  # (state of charge 0..1, cell open-circuit volts)
     payload_modes: tuple[str, ...] = ()  # mode names for modes 1..n (0 is off)
+    payload_mode_power_w: tuple[float, ...] = ()  # nominal power of modes 1..n
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.devices]

@@ -61,8 +61,12 @@ def hardware_from_scenario(sc: Scenario) -> HardwareConfig:
     kinds = {LoadKind.FIXED: "fixed", LoadKind.RADIO: "radio", LoadKind.HEATER: "heater", LoadKind.PAYLOAD: "payload"}
     loads = tuple(LoadSpec(ld.name, kinds[ld.kind], sc.devices[ld.gpio].name if ld.gpio >= 0 else None, ld.pin,
                            ld.power_w, sc.nodes[ld.node].name if ld.node >= 0 else None) for ld in sc.loads)
-    modes = tuple(m.name for m in sc.payload.modes) if sc.payload else ()
-    return HardwareConfig(tuple(devices), loads, tuple(n.name for n in sc.nodes), sc.battery.cells_series, modes)
+    b = sc.battery
+    return HardwareConfig(
+        tuple(devices), loads, tuple(n.name for n in sc.nodes), b.cells_series, b.cells_parallel,
+        b.cell_capacity_ah * b.cells_parallel * (1 - b.capacity_fade), b.ocv,
+        tuple(m.name for m in sc.payload.modes) if sc.payload else (),
+        tuple(m.power_w for m in sc.payload.modes) if sc.payload else ())
 
 
 @dataclass
