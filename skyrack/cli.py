@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description=run_cli.__doc__)
     run_cli.add_arguments(ru)
     ru.set_defaults(func=run_cli.run)
+    from skyrack import plot
+
+    pl = sub.add_parser("plot", help="PNG plots of a run: power, battery, temperatures, payload, contacts",
+                        description=plot.__doc__)
+    plot.add_arguments(pl)
+    pl.set_defaults(func=plot.run)
     return parser
 
 

@@ -69,6 +69,30 @@ def hardware_from_scenario(sc: Scenario) -> HardwareConfig:
         tuple(m.power_w for m in sc.payload.modes) if sc.payload else ())
 
 
+SERIES = ("illumination", "contact_station", "array_available_w", "array_used_w", "load_total_w", "battery_soc",
+          "battery_v", "battery_i_a", "payload_power_w", "payload_mode", "uv_tripped")
+SERIES_INTERVAL_NS = 10 * NS
+
+
+def write_timeseries(path: Path, data: dict[str, Any], sc: Scenario) -> None:
+    """The logged plant variables as CSV: time in seconds, temperatures in degrees C."""
+    import numpy as np
+
+    names = list(data)
+    cols = []
+    header = []
+    for name in names:
+        col = data[name]
+        if name.startswith("node_temp_k["):
+            header.append("temp_c_" + name[len("node_temp_k["):-1])
+            col = col - 273.15
+        else:
+            header.append(name)
+        cols.append(col)
+    table = np.column_stack(cols) if cols else np.empty((0, 0))
+    np.savetxt(path, table, delimiter=",", header=",".join(header), comments="", fmt="%.6g")
+
+
 @dataclass
 class RunResult:
     summary: dict[str, Any]
@@ -112,6 +136,8 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     ex.reset(0)
     tr = _Tracker(max_temp_k={n.name: 0.0 for n in sc.nodes})
     end_ns = int(duration_s * NS)
+    series = [*SERIES, *(f"node_temp_k[{n.name}]" for n in sc.nodes)]
+    emu.start_log(series, SERIES_INTERVAL_NS)
     st = emu.state
     log = (out_dir / "timeline.log").open("w", encoding="utf-8")
     in_contact = False
@@ -138,6 +164,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         log.close()
     sstats = store.stats
     store.close()
+    write_timeseries(out_dir / "timeseries.csv", emu.log_data(), sc)
     snap = emu.snapshot()
     wall = time.monotonic() - wall0
     overruns = sum(s.overruns for s in ex.stats.values())
