@@ -107,8 +107,46 @@ class _Tracker:
     max_temp_k: dict[str, float] = field(default_factory=dict)
 
 
+class FlightStack:
+    """The flight software of one boot: components, executive and store.
+    `kill()` drops it the way a crash would (nothing flushed or closed)."""
+
+    def __init__(self, emu: Emulator, hw: HardwareConfig, out_dir: Path, fsync: FsyncPolicy, t_ns: int) -> None:
+        sc = emu.scenario
+        dictionary = load_dictionary()
+        self.sensors = SensorPoller(hw, emu.buses)
+        self.store = PacketStore(out_dir / "store", StoreConfig(fsync=fsync))
+        self.downlink = Downlink(emu.radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS)
+        self.hk = Housekeeping(dictionary, hw, self.sensors.readings, self.downlink.on_packet,
+                               undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
+                               cuc_offset_ns=cuc_offset_ns(sc.epoch))
+        self.ex = Executive([RateGroup("1Hz", STEP_NS, (self.sensors, self.hk, self.downlink))],
+                            stopwatch=stopwatch_ns)
+        self.ex.reset(t_ns)
+
+    def kill(self, torn_bytes: int = 0) -> None:
+        """Stop as a crash would; torn_bytes > 0 also cuts the end of the last store segment,
+        as a write interrupted mid-record leaves it."""
+        # the store writes with os.write (no user-space buffer): what it wrote is with the OS, as
+        # after a real crash; the object is simply dropped (no close, no sync)
+        if torn_bytes:
+            segs = sorted((self.store_dir()).glob("seg-*.pks"))
+            if segs and segs[-1].stat().st_size > torn_bytes:
+                with segs[-1].open("r+b") as f:
+                    f.truncate(segs[-1].stat().st_size - torn_bytes)
+
+    def store_dir(self) -> Path:
+        return Path(self.store.directory)
+
+
+STEP_NS = NS
+
+
 def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None = None,
-        progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.EVERY_N) -> RunResult:
+        progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.EVERY_N,
+        restarts: tuple[tuple[float, int], ...] = ()) -> RunResult:
+    """Run the closed loop. `restarts`: (time s, torn bytes) at which the flight process is
+    killed (optionally mid-write) and started again on the same store."""
     out_dir.mkdir(parents=True, exist_ok=True)
     capture_path = out_dir / "downlink.cadu"
     capture: IO[bytes] = capture_path.open("wb")
@@ -123,17 +161,10 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     emu = Emulator(scenario, seed=seed, sink=to_ground)
     sc = emu.scenario
     hw = hardware_from_scenario(sc)
-    dictionary = load_dictionary()
     clock = SimClock(0)
-    sensors = SensorPoller(hw, emu.buses)
-    store = PacketStore(out_dir / "store", StoreConfig(fsync=fsync))
-    step_ns = NS
-    downlink = Downlink(emu.radio, TmFrameConfig(scid=SPACECRAFT_ID), store, step_ns)
-    hk = Housekeeping(dictionary, hw, sensors.readings, downlink.on_packet, undervoltage_v=sc.bus.undervoltage_v,
-                      capacity_ah=sc.battery.cell_capacity_ah * sc.battery.cells_parallel,
-                      cuc_offset_ns=cuc_offset_ns(sc.epoch))
-    ex = Executive([RateGroup("1Hz", step_ns, (sensors, hk, downlink))], stopwatch=stopwatch_ns)
-    ex.reset(0)
+    fs = FlightStack(emu, hw, out_dir, fsync, 0)
+    boots = [fs]
+    pending_restarts = sorted((round(t * NS), torn) for t, torn in restarts)
     tr = _Tracker(max_temp_k={n.name: 0.0 for n in sc.nodes})
     end_ns = int(duration_s * NS)
     series = [*SERIES, *(f"node_temp_k[{n.name}]" for n in sc.nodes)]
@@ -142,11 +173,17 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     log = (out_dir / "timeline.log").open("w", encoding="utf-8")
     in_contact = False
     try:
-        while ex.next_tick_ns <= end_ns:
-            t = ex.next_tick_ns
+        while fs.ex.next_tick_ns <= end_ns:
+            t = fs.ex.next_tick_ns
+            if pending_restarts and t >= pending_restarts[0][0]:
+                _, torn = pending_restarts.pop(0)
+                fs.kill(torn)
+                log.write(f"{t / NS:10.0f} s  flight software killed{' mid-write' if torn else ''}, restarted\n")
+                fs = FlightStack(emu, hw, out_dir, fsync, t)
+                boots.append(fs)
             emu.advance(t - emu.t_ns)
             clock.set(t)
-            ex.tick(t)
+            fs.ex.tick(t)
             soc = float(st["battery_soc"])
             if soc < tr.min_soc:
                 tr.min_soc = soc
@@ -162,12 +199,11 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     finally:
         capture.close()
         log.close()
-    sstats = store.stats
-    store.close()
+    sstats = fs.store.stats
+    fs.store.close()
     write_timeseries(out_dir / "timeseries.csv", emu.log_data(), sc)
     snap = emu.snapshot()
     wall = time.monotonic() - wall0
-    overruns = sum(s.overruns for s in ex.stats.values())
     summary: dict[str, Any] = {
         "scenario": sc.name,
         "seed": sc.seed,
@@ -178,15 +214,16 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         "max_temp_c": {k: v - 273.15 for k, v in tr.max_temp_k.items()},
         "violations": 0,
         "safe_mode_entries": 0,
-        "packets_generated": hk.generated,
-        "packets_downlinked": downlink.packets_realtime + downlink.packets_played_back,
+        "packets_generated": sum(b.hk.generated for b in boots),
+        "packets_downlinked": sum(b.downlink.packets_realtime + b.downlink.packets_played_back for b in boots),
         "packets_stored": sstats.pending,
         "frames_downlinked": delivered[0],
         "energy_harvested_j": snap["energy_j"]["array_used"],
         "energy_available_j": snap["energy_j"]["array_available"],
         "energy_used_j": snap["energy_j"]["loads"],
-        "executive_overruns": overruns,
-        "device_init_errors": sensors.init_errors,
+        "executive_overruns": sum(s.overruns for b in boots for s in b.ex.stats.values()),
+        "device_init_errors": fs.sensors.init_errors,
+        "boots": len(boots),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return RunResult(summary, out_dir)
