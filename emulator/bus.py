@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emulator.native import NackError, Plant, PlantError
+from emulator.native import SK_OK, NackError, Plant, PlantError
 from flight.interfaces import BusError
 
 
@@ -16,9 +16,21 @@ class EmulatedBus:
         self._plant = plant
         self.number = number
         self.transfers = 0
+        self._call, self._p, self._rbuf, self._view = plant.transfer_parts()
 
     def transfer(self, addr: int, write: bytes, read_len: int) -> bytes:
         self.transfers += 1
+        if (type(addr) is int and type(read_len) is int and type(write) is bytes and 0 <= addr <= 0x7F
+                and 0 <= read_len <= 256 and len(write) <= 256):  # the common case, checked as below, in one call
+            rc = self._call(self._p, self.number, addr, write, len(write), self._rbuf, read_len)
+            if rc == SK_OK:
+                return self._view[:read_len]  # type: ignore[no-any-return]
+            try:
+                Plant.raise_for(rc, self.number, addr)
+            except NackError:
+                raise BusError(addr, "no acknowledge (NACK)") from None
+            except PlantError as exc:
+                raise BusError(addr, str(exc).split(": ", 1)[-1]) from None
         if not isinstance(addr, int | np.integer) or not 0 <= addr <= 0x7F:
             raise BusError(int(addr) if isinstance(addr, int | np.integer) else -1, "address out of the 7-bit range")
         if not isinstance(read_len, int | np.integer) or isinstance(read_len, bool):

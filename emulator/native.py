@@ -16,6 +16,7 @@ from emulator._plant import ffi, lib
 from emulator.scenario import Scenario
 
 MAX_LOG_VARS = lib.SK_MAX_LOG_VARS
+SK_OK: int = lib.SK_OK
 
 
 class PlantError(RuntimeError):
@@ -185,7 +186,9 @@ class Plant:
         self._cfg = ffi.new("sk_config *", c_config(scenario))
         self._rbuf = ffi.new("uint8_t[]", 256)
         self._log = ffi.new("sk_log *")
-        self._log_buf: npt.NDArray[np.float64] | None = None
+        self._log_buf: npt.NDArray[np.float64] | None = None  # rows C writes into, reused across advances
+        self._log_ptr: Any = ffi.NULL
+        self._log_slots: tuple[int, ...] = ()
         state_ptr = lib.sk_plant_state(self._p)
         self.state = np.frombuffer(ffi.buffer(state_ptr, ffi.sizeof("sk_state")), dtype=STATE_DTYPE)[0]
         self._state_ptr = state_ptr
@@ -211,17 +214,23 @@ class Plant:
     def advance_logged(self, dt_ns: int, substep_ns: int, slots: list[int], interval_ns: int,
                        next_ns: int) -> tuple[npt.NDArray[np.float64], int]:
         """Advance while C writes rows (t_s, slots...) every interval_ns; returns
-        the rows written and the time of the next row."""
+        the rows written (an array of its own) and the time of the next row."""
         n = len(slots)
         rows = dt_ns // interval_ns + 2
-        buf = np.empty((rows, n + 1), dtype=np.float64)
         log = self._log
-        log.n_vars = n
-        for k, s in enumerate(slots):
-            log.var_index[k] = s
+        key = tuple(slots)
+        if key != self._log_slots:
+            log.n_vars = n
+            for k, s in enumerate(slots):
+                log.var_index[k] = s
+            self._log_slots = key
+        buf = self._log_buf
+        if buf is None or buf.shape[0] < rows or buf.shape[1] != n + 1:
+            buf = self._log_buf = np.empty((max(rows, 64), n + 1), dtype=np.float64)
+            self._log_ptr = ffi.cast("double *", buf.ctypes.data)
         log.interval_ns = interval_ns
         log.next_ns = next_ns
-        log.buf = ffi.cast("double *", buf.ctypes.data)
+        log.buf = self._log_ptr
         log.capacity_rows = rows
         log.rows = 0
         rc = lib.sk_plant_advance(self._p, dt_ns, substep_ns, log)
@@ -229,7 +238,7 @@ class Plant:
         nxt = int(log.next_ns)
         log.buf = ffi.NULL
         _check(rc, "advance")
-        return buf[:written], nxt
+        return buf[:written].copy(), nxt
 
     def transfer(self, bus: int, addr: int, write: bytes, read_len: int) -> bytes:
         if not 0 <= addr <= 0x7F:
@@ -240,6 +249,18 @@ class Plant:
         if rc != lib.SK_OK:
             _check(rc, f"bus {bus} address 0x{addr:02x}")
         return ffi.buffer(self._rbuf, read_len)[:]  # type: ignore[no-any-return]
+
+    def transfer_parts(self) -> tuple[Any, Any, Any, Any]:
+        """(sk_bus_transfer, the plant pointer, the reply buffer, a 256-octet view of it) for the bus
+        adapter's fast path: call(p, bus, addr, write, len(write), rbuf, read_len) and, on SK_OK,
+        view[:read_len] is the reply; on another code, raise_for() gives transfer()'s exception.
+        The caller checks what transfer() checks (addr 0..0x7F, read_len 0..256, len(write) <= 256)."""
+        return lib.sk_bus_transfer, self._p, self._rbuf, ffi.buffer(self._rbuf, 256)
+
+    @staticmethod
+    def raise_for(rc: int, bus: int, addr: int) -> None:
+        """The exception transfer() raises for a C return code (nothing for SK_OK)."""
+        _check(rc, f"bus {bus} address 0x{addr:02x}")
 
     def device_fault(self, bus: int, addr: int, kind: int, reg: int, value: float) -> None:
         _check(lib.sk_device_fault(self._p, bus, addr, kind, reg, value), f"fault on 0x{addr:02x}")

@@ -21,13 +21,23 @@ from emulator.radio import Delivered
 from emulator.scenario import Chip, LoadKind, Scenario, Source
 from flight.ccsds.tm_frame import TmFrameConfig
 from flight.clock import SimClock, stopwatch_ns
+from flight.commander import ModeCommander
 from flight.dictionary import load_dictionary
+from flight.events import EventReporter
 from flight.executive import Executive, RateGroup
+from flight.fdir import FaultDetection
 from flight.hardware import ChipKind, DeviceSpec, HardwareConfig, LoadSpec
+from flight.modes import Mode, ModeManager
+from flight.orbit import MeanElements, OrbitPredictor, Station, TwoLineElements
+from flight.params import Parameters
+from flight.payload_mgr import PayloadManager
+from flight.power import PowerManager
 from flight.sensors import SensorPoller
+from flight.switches import LoadSwitches
 from flight.telemetry.downlink import Downlink
 from flight.telemetry.hk import Housekeeping
 from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig
+from flight.thermal import ThermalControl
 
 NS = 1_000_000_000
 SPACECRAFT_ID = 0x2A5
@@ -107,6 +117,36 @@ class _Tracker:
     max_temp_k: dict[str, float] = field(default_factory=dict)
 
 
+class _EclipseIntervals:
+    """The power manager's view of the orbit predictor: (entry, exit) of the next eclipse."""
+
+    def __init__(self, predictor: OrbitPredictor) -> None:
+        self.predictor = predictor
+
+    def next_eclipse(self, t_ns: int) -> tuple[int, int] | None:
+        ec = self.predictor.next_eclipse(t_ns)
+        return None if ec is None else (ec.entry_ns, ec.exit_ns)
+
+
+def predictor_from_scenario(sc: Scenario) -> OrbitPredictor:
+    """The onboard orbit predictor, loaded with the elements the ground would upload."""
+    o = sc.orbit
+    orbit: MeanElements | TwoLineElements
+    if o.tle is not None:
+        orbit = TwoLineElements(*o.tle)
+    else:
+        orbit = MeanElements(o.semi_major_axis_km, o.eccentricity, o.inclination_deg, o.raan_deg,
+                             o.arg_perigee_deg, o.mean_anomaly_deg, o.j2)
+    stations = [Station(g.name, g.latitude_deg, g.longitude_deg, g.altitude_m, g.min_elevation_deg, g.downlink_bps)
+                for g in sc.stations]
+    return OrbitPredictor(orbit, sc.epoch_jd_utc, stations)
+
+
+def default_jobs(sc: Scenario) -> list[tuple[int, float]]:
+    """A plain workload until the scheduler exists: back-to-back 30-minute chunks of work."""
+    return [(k, 1800.0) for k in range(1, 1000)] if sc.payload is not None else []
+
+
 class FlightStack:
     """The flight software of one boot: components, executive and store.
     `kill()` drops it the way a crash would (nothing flushed or closed)."""
@@ -114,15 +154,39 @@ class FlightStack:
     def __init__(self, emu: Emulator, hw: HardwareConfig, out_dir: Path, fsync: FsyncPolicy, t_ns: int) -> None:
         sc = emu.scenario
         dictionary = load_dictionary()
+        offset = cuc_offset_ns(sc.epoch)
         self.sensors = SensorPoller(hw, emu.buses)
         self.store = PacketStore(out_dir / "store", StoreConfig(fsync=fsync))
         self.downlink = Downlink(emu.radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS)
-        self.hk = Housekeeping(dictionary, hw, self.sensors.readings, self.downlink.on_packet,
+        self.events = EventReporter(dictionary, self.downlink.on_packet, offset)
+        self.modes = ModeManager(self.events, Mode.STANDBY)
+        self.params = Parameters(overrides={"bus_undervoltage_v": sc.bus.undervoltage_v})
+        self.switches = LoadSwitches(hw, self.sensors.gpio)
+        s = self.sensors
+        self.fdir = FaultDetection(hw, s.readings, s.devices, self.params, self.events, self.modes)
+        self.power = PowerManager(hw, s.readings, self.params, self.events, self.modes, self.switches,
+                                  valid=self.fdir.valid, forecast=_EclipseIntervals(predictor_from_scenario(sc)),
+                                  peers=[self.fdir])
+        self.fdir.soc_estimate = self.power.soc_estimate
+        self.fdir.peers.append(self.power)
+        self.thermal = ThermalControl(hw, s.readings, self.switches, self.params, self.modes, self.events,
+                                      valid=self.fdir.valid, inhibited=self.power.is_shed)
+        components: list[Any] = [s, self.fdir, self.power, self.thermal]
+        self.payload: PayloadManager | None = None
+        if s.payload is not None:
+            self.payload = PayloadManager(hw, s.readings, s.payload, self.switches, self.params, self.modes,
+                                          self.events, default_jobs(sc), valid=self.fdir.valid,
+                                          inhibited=self.power.is_shed)
+            components.append(self.payload)
+        self.commander = ModeCommander(self.modes, [self.power, self.fdir])
+        self.hk = Housekeeping(dictionary, hw, s.readings, self.downlink.on_packet,
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
-                               cuc_offset_ns=cuc_offset_ns(sc.epoch))
-        self.ex = Executive([RateGroup("1Hz", STEP_NS, (self.sensors, self.hk, self.downlink))],
-                            stopwatch=stopwatch_ns)
+                               cuc_offset_ns=offset)
+        components += [self.commander, self.hk, self.downlink]
+        self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)
+        self.modes.reset(t_ns)
+        self.events.emit(t_ns, "BOOT", "INFO", 0, 0, "flight software started")
 
     def kill(self, torn_bytes: int = 0) -> None:
         """Stop as a crash would; torn_bytes > 0 also cuts the end of the last store segment,
@@ -212,9 +276,15 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         "speed_factor": (end_ns / NS) / wall if wall > 0 else None,
         "min_soc": tr.min_soc,
         "max_temp_c": {k: v - 273.15 for k, v in tr.max_temp_k.items()},
-        "violations": 0,
-        "safe_mode_entries": 0,
-        "packets_generated": sum(b.hk.generated for b in boots),
+        "violations": sum(b.events.counts.get("LIMIT_VIOLATION", 0) for b in boots),
+        "safe_mode_entries": sum(b.modes.entries[Mode.SAFE] for b in boots),
+        "mode_time_s": fs.modes.account(end_ns),
+        "events": {k: sum(b.events.counts.get(k, 0) for b in boots) for k in sorted(
+            {k for b in boots for k in b.events.counts})},
+        "jobs_done": sum(b.payload.jobs_done if b.payload else 0 for b in boots),
+        "work_done_s": float(snap["payload"]["job_done_s"]),
+        "packets_generated": sum(b.hk.generated + sum(b.events.counts.values()) for b in boots),
+        "housekeeping_generated": sum(b.hk.generated for b in boots),
         "packets_downlinked": sum(b.downlink.packets_realtime + b.downlink.packets_played_back for b in boots),
         "packets_stored": sstats.pending,
         "frames_downlinked": delivered[0],

@@ -9,10 +9,12 @@ error control (CRC-16/CCITT-FALSE over everything before it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import binascii
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
@@ -148,10 +150,26 @@ class PacketDef:
 
     # ------------------------------------------------------------------ one packet
 
+    @cached_property
+    def _encoder(self) -> _FastEncoder:
+        return _compile_encoder(self)
+
     def encode(self, values: Mapping[str, Value], seq_count: int, t_ns: int, *, msg_counter: int | None = None,
                destination: int = 0) -> bytes:
         """A whole space packet from engineering values (every field but spares, by name).
-        msg_counter defaults to seq_count modulo 65536. Raises EncodeError naming the field."""
+        msg_counter defaults to seq_count modulo 65536. Raises EncodeError naming the field.
+
+        The common case runs through an encoder compiled once per packet (`_compile_encoder`); anything
+        it does not handle itself (a missing or unknown name, a header value out of range, a value its
+        fast path does not take) goes through `_encode_generic`, which gives the same bytes and errors."""
+        out = self._encoder(values, seq_count, t_ns, msg_counter, destination)
+        if out is not None:
+            return out
+        return self._encode_generic(values, seq_count, t_ns, msg_counter=msg_counter, destination=destination)
+
+    def _encode_generic(self, values: Mapping[str, Value], seq_count: int, t_ns: int, *,
+                        msg_counter: int | None = None, destination: int = 0) -> bytes:
+        """The reference encoder: field by field through FieldDef.encode_bits, then pus.encode_tm."""
         names = {f.name for f in self.fields if f.type != FieldType.SPARE}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -235,3 +253,113 @@ class PacketDef:
         return {"apid": self.apid, "name": self.name, "kind": self.kind.name.lower(), "description": self.description,
                 "period_s": self.period_s, "service": self.service, "subtypes": list(self.subtypes),
                 "severity_field": self.severity_field, "length": self.length, "fields": fields}
+
+
+# ---------------------------------------------------------------------- compiled encoder
+
+# (values, seq_count, t_ns, msg_counter, destination) -> the packet, or None for "use the generic encoder"
+_FastEncoder = Callable[[Mapping[str, Value], int, int, int | None, int], bytes | None]
+
+_TICK_LIMIT = 1 << (8 * TIME_FORMAT.t_len)
+_FINE_SHIFT = 8 * TIME_FORMAT.fine_octets
+
+
+def _compile_encoder(p: PacketDef) -> _FastEncoder:
+    """Python source for one packet's encoder, compiled once: the values fetched with one itemgetter,
+    each field turned into its raw integer with its scale, offset and range as constants, the header and
+    every field shifted into one integer, one to_bytes, then the CRC (binascii.crc_hqx is
+    CRC-16/CCITT-FALSE with init 0xFFFF, the same function as flight.ccsds.crc.crc16).
+
+    The fast path takes exactly what the generic encoder would accept and produce: a value of another type
+    (an int for a calibrated field, a number for a bool, ...), and any value out of range, goes to
+    FieldDef.encode_bits (same bits, same EncodeError); an unusual header value, a non-finite number or a
+    missing or unknown name makes it return None so that PacketDef._encode_generic raises the error."""
+    total = 8 * (p.length - PEC_LEN)
+    consts: dict[str, Any] = {"_crc": binascii.crc_hqx, "_TICKS": _TICK_LIMIT}
+    body: list[str] = []
+    terms: list[str] = []
+    named = [(k, f) for k, f in enumerate(p.fields) if f.type != FieldType.SPARE]
+    names = tuple(f.name for _, f in named)
+    if len(names) == 1:
+        consts["_get"] = lambda values: (values[names[0]],)
+    else:
+        consts["_get"] = itemgetter(*names)
+    vars_ = [f"v{k}" for k, _ in named]
+    body.append(f"    if len(values) != {len(names)}:")
+    body.append("        return None")
+    body.append(f"    {', '.join(vars_)}, = _get(values)")
+    subtype = str(SUBTYPE_HK_REPORT)
+    for k, f in named:
+        off = p.offsets[k]
+        shift = total - off - f.bits
+        v, r = f"v{k}", f"r{k}"
+        consts[f"F{k}"] = f
+        consts[f"W{k}"] = f"{p.name}.{f.name}"
+        generic = f"{r} = F{k}.encode_bits({v}, W{k})"
+        cal = f.calibration
+        if f.type in (FieldType.UINT, FieldType.INT) and cal.kind in (CalKind.NONE, CalKind.LINEAR):
+            lo, hi = f.raw_min, f.raw_max
+            if cal.kind == CalKind.LINEAR:
+                a, b = cal.coefficients
+                consts[f"A{k}"], consts[f"B{k}"] = a, b
+                body.append(f"    if type({v}) is float:")
+                body.append(f"        {r} = round(({v} - B{k}) / A{k})")
+                body.append(f"        if not {lo} <= {r} <= {hi}:")
+                body.append(f"            {generic}")
+            else:
+                body.append(f"    if type({v}) is int and {lo} <= {v} <= {hi}:")
+                body.append(f"        {r} = {v}")
+            if f.type == FieldType.INT:
+                body.append(f"        {r} &= {(1 << f.bits) - 1}")
+            body.append("    else:")
+            body.append(f"        {generic}")
+        elif f.type == FieldType.BOOL:
+            body.append(f"    if {v} is True:")
+            body.append(f"        {r} = 1")
+            body.append(f"    elif {v} is False:")
+            body.append(f"        {r} = 0")
+            body.append("    else:")
+            body.append(f"        {generic}")
+        elif f.type == FieldType.ENUM:
+            consts[f"L{k}"] = {label: code for code, label in cal.labels}
+            body.append(f"    {r} = L{k}.get({v}) if type({v}) is str else None")
+            body.append(f"    if {r} is None:")
+            body.append(f"        {generic}")
+        else:  # float, text, polynomial calibration: the generic conversion
+            body.append(f"    {generic}")
+        if f.name == p.severity_field:
+            subtype = r
+        terms.append(f"{r} << {shift}" if shift else r)
+    # primary header: version 0, TM, secondary header flag, APID | unsegmented, count | data length - 1;
+    # PUS-C TM secondary header: version 2, time reference 0 | service | subtype | counter | destination | CUC
+    hdr = ((0x0800 | p.apid) << (total - 16)) | (0xC000 << (total - 32)) | ((p.length - 7) << (total - 48)) \
+        | ((pus.PUS_C << 4) << (total - 56)) | (p.service << (total - 64))
+    consts["_HDR"] = hdr
+    head = [
+        "def _encode(values, seq_count, t_ns, msg_counter, destination):",
+        "    if type(seq_count) is not int or type(t_ns) is not int or t_ns < 0 or type(destination) is not int \\",
+        "            or not 0 <= destination <= 0xFFFF:",
+        "        return None",
+        "    if msg_counter is None:",
+        "        msg_counter = seq_count & 0xFFFF",
+        "    elif type(msg_counter) is not int or not 0 <= msg_counter <= 0xFFFF:",
+        "        return None",
+        f"    ticks = (t_ns << {_FINE_SHIFT}) // 1_000_000_000",
+        "    if ticks >= _TICKS:",
+        "        return None",
+        "    try:",
+    ]
+    tail = [
+        "    except (KeyError, ValueError, OverflowError):",  # a missing name, a non-finite value (EncodeError too):
+        "        return None",  # the generic path says why
+        f"    acc = (_HDR | (seq_count & 0x3FFF) << {total - 32} | {subtype} << {total - 72}"
+        f" | msg_counter << {total - 88} | destination << {total - 104} | ticks << {total - 152}",
+        "           | " + " | ".join(terms) + ")",
+        f"    data = acc.to_bytes({total // 8}, 'big')",
+        "    return data + _crc(data, 0xFFFF).to_bytes(2, 'big')",
+    ]
+    src = "\n".join(head + ["    " + line for line in body] + tail) + "\n"
+    ns: dict[str, Any] = dict(consts)
+    exec(compile(src, f"<encoder {p.name}>", "exec"), ns)
+    fn: _FastEncoder = ns["_encode"]
+    return fn

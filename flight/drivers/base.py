@@ -33,6 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import partial
 from typing import Generic, TypeVar
 
 from flight.interfaces import Bus, BusError
@@ -82,6 +83,9 @@ class DeviceStats:
     failures: int  # operations that failed after all retries
     consecutive_failures: int
     reprobes: int
+
+
+_POINTER = {reg: bytes([reg]) for reg in range(256)}  # the one-octet register-pointer writes
 
 
 def s16(word: int) -> int:
@@ -210,10 +214,23 @@ class Device(ABC, Generic[R]):
     def _op(self, what: str, attempt: Callable[[], T]) -> T:
         """Run one operation with retries and health accounting."""
         self._check_not_failed()
-        reason = ""
-        for k in range(self.retries + 1):
-            if k:
-                self._retries += 1
+        try:
+            result = attempt()
+        except (BusError, _AttemptError) as exc:
+            return self._retry(what, attempt, exc)
+        self._consecutive = 0
+        if self._ops_since_error < self.degraded_window:
+            self._ops_since_error += 1
+        return result
+
+    def _retry(self, what: str, attempt: Callable[[], T], first: Exception) -> T:
+        """The rest of an operation whose first attempt failed with `first`: the retries, then a
+        failure (DeviceIoError, and FAILED after `fail_after` consecutive failures)."""
+        self._errors += 1
+        self._ops_since_error = 0
+        reason = str(first)
+        for _ in range(self.retries):
+            self._retries += 1
             try:
                 result = attempt()
             except (BusError, _AttemptError) as exc:
@@ -222,8 +239,6 @@ class Device(ABC, Generic[R]):
                 reason = str(exc)
                 continue
             self._consecutive = 0
-            if k == 0 and self._ops_since_error < self.degraded_window:
-                self._ops_since_error += 1
             return result
         self._failures += 1
         self._consecutive += 1
@@ -246,8 +261,53 @@ class Device(ABC, Generic[R]):
         return int.from_bytes(self._xfer(bytes([reg]), 2), "big")
 
     def _read16(self, reg: int) -> int:
-        """One combined write-pointer-then-read transfer of a 16-bit register."""
-        return self._op(f"read of register 0x{reg:02x}", lambda: self._raw16(reg))
+        """One combined write-pointer-then-read transfer of a 16-bit register.
+
+        The same operation as `_op(..., lambda: self._raw16(reg))`, with its first attempt inlined
+        (the periodic reads are almost all of the bus traffic); a failed first attempt continues in
+        `_retry` exactly as `_op` would."""
+        ptr = _POINTER.get(reg)
+        if ptr is None or self._failed:
+            return self._op(f"read of register 0x{reg:02x}", lambda: self._raw16(reg))
+        self._transfers += 1
+        try:
+            reply = self.bus.transfer(self.addr, ptr, 2)
+        except BusError as exc:
+            return self._retry(f"read of register 0x{reg:02x}", lambda: self._raw16(reg), exc)
+        if len(reply) != 2:
+            return self._retry(f"read of register 0x{reg:02x}", lambda: self._raw16(reg),
+                               _AttemptError(f"asked for 2 byte(s), got {len(reply)}"))
+        self._consecutive = 0
+        if self._ops_since_error < self.degraded_window:
+            self._ops_since_error += 1
+        return reply[0] << 8 | reply[1]
+
+    def _read16s(self, regs: tuple[int, ...]) -> list[int]:
+        """`[self._read16(r) for r in regs]` in one frame: each register is its own operation, with the
+        same accounting, retries and exceptions (a failure raises at that register, the later ones unread)."""
+        if self._failed:
+            return [self._read16(r) for r in regs]
+        transfer, addr, out = self.bus.transfer, self.addr, []
+        for reg in regs:
+            ptr = _POINTER.get(reg)
+            if ptr is None or self._failed:
+                out.append(self._read16(reg))
+                continue
+            self._transfers += 1
+            try:
+                reply = transfer(addr, ptr, 2)
+            except BusError as exc:
+                out.append(self._retry(f"read of register 0x{reg:02x}", partial(self._raw16, reg), exc))
+                continue
+            if len(reply) != 2:
+                out.append(self._retry(f"read of register 0x{reg:02x}", partial(self._raw16, reg),
+                                       _AttemptError(f"asked for 2 byte(s), got {len(reply)}")))
+                continue
+            self._consecutive = 0
+            if self._ops_since_error < self.degraded_window:
+                self._ops_since_error += 1
+            out.append(reply[0] << 8 | reply[1])
+        return out
 
     def _write16(self, reg: int, value: int, verify_mask: int | None = None) -> None:
         """Write a 16-bit register; with verify_mask, read it back and compare those bits."""

@@ -24,6 +24,8 @@ REG_ALERT_LIMIT = 0x07
 REG_MANUFACTURER_ID = 0xFE
 REG_DIE_ID = 0xFF
 
+_READ_REGS = (REG_BUS, REG_SHUNT, REG_CURRENT, REG_POWER)  # read() order
+
 MANUFACTURER_ID = 0x5449  # "TI"
 DIE_ID = 0x2260  # bits 15:4 device 0x226, bits 3:0 die revision
 
@@ -226,4 +228,7 @@ class Ina226(Device[Ina226Reading]):
 
     def read(self) -> Ina226Reading:
         """Bus voltage (0x02), shunt voltage (0x01), current (0x04) and power (0x03), scaled as above."""
-        return Ina226Reading(self.bus_voltage_v(), self.shunt_voltage_v(), self.current_a(), self.power_w())
+        bus, shunt, current, power = self._read16s(_READ_REGS)  # the four methods above, in one go
+        return Ina226Reading(bus * BUS_LSB_V, (shunt - 0x10000 if shunt & 0x8000 else shunt) * SHUNT_LSB_V,
+                             (current - 0x10000 if current & 0x8000 else current) * self.current_lsb_a,
+                             power * self.power_lsb_w)

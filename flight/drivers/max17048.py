@@ -23,6 +23,8 @@ REG_VRESET_ID = 0x18
 REG_STATUS = 0x1A
 REG_CMD = 0xFE
 
+_READ_REGS = (REG_VCELL, REG_SOC, REG_CRATE)  # read() order
+
 VERSION_FAMILY = 0x0010  # MAX17048/49 report 0x001x
 VCELL_LSB_V = 78.125e-6
 SOC_LSB_PCT = 1.0 / 256.0
@@ -76,4 +78,6 @@ class Max17048(Device[Max17048Reading]):
 
     def read(self) -> Max17048Reading:
         """VCELL (0x02), SOC (0x04) and CRATE (0x16), scaled as above."""
-        return Max17048Reading(self.cell_voltage_v(), self.soc_pct(), self.c_rate_pct_per_h())
+        vcell, soc, crate = self._read16s(_READ_REGS)  # the three methods above, in one go
+        return Max17048Reading(vcell * VCELL_LSB_V, soc * SOC_LSB_PCT,
+                               (crate - 0x10000 if crate & 0x8000 else crate) * CRATE_LSB_PCT_PER_H)

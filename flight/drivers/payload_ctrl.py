@@ -46,6 +46,10 @@ class PayloadStatus(IntFlag):
     UNPOWERED = 0x10
 
 
+_STATUS = tuple(PayloadStatus(k) for k in range(32))  # PayloadStatus(k), made once
+_READ_REGS = (REG_STATUS, REG_MODE, REG_POWER, REG_DIE_TEMP, REG_THROTTLE, REG_THROUGHPUT)  # read() order
+
+
 class JobCommand(IntEnum):
     """Values written to JOB_CTRL (0x04)."""
 
@@ -123,7 +127,7 @@ class PayloadCtrl(Device[PayloadTelemetry]):
     # ------------------------------------------------------------------ telemetry
     def status(self) -> PayloadStatus:
         """STATUS register (0x02) as named flags (unknown bits dropped)."""
-        return PayloadStatus(self._read16(REG_STATUS) & 0x1F)
+        return _STATUS[self._read16(REG_STATUS) & 0x1F]
 
     def mode(self) -> int:
         """MODE register (0x03): the mode in force."""
@@ -166,5 +170,7 @@ class PayloadCtrl(Device[PayloadTelemetry]):
 
     def read(self) -> PayloadTelemetry:
         """STATUS, MODE, POWER, DIE_TEMP, THROTTLE, THROUGHPUT and JOB_DONE, scaled as above."""
-        return PayloadTelemetry(self.status(), self.mode(), self.power_w(), self.die_temp_c(), self.throttle(),
-                                self.throughput(), self.job_done_s())
+        status, mode, power, die, throttle, throughput = self._read16s(_READ_REGS)  # the methods above
+        return PayloadTelemetry(_STATUS[status & 0x1F], mode, power * POWER_LSB_W,
+                                (die - 0x10000 if die & 0x8000 else die) * DIE_TEMP_LSB_C, throttle * PERMILLE,
+                                throughput * PERMILLE, self.job_done_s())

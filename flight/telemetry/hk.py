@@ -24,27 +24,54 @@ NS = 1_000_000_000
 PacketSink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
 
 
-def _clamp(pdef: PacketDef, values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in pdef.fields:
+Clamper = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def compile_clamp(pdef: PacketDef) -> Clamper:
+    """The field values of one packet from any values by name, compiled once per packet: each field's
+    default and clamp range (from FieldDef.eng_range / raw_min / raw_max) are constants of the code.
+    A bool goes out as bool(v); an enum as v, or its first label; text as str(v), or ""; a number as
+    float(v), or 0.0, clamped to the calibrated range, rounded and clamped to the raw range for an
+    uncalibrated integer (min/max semantics kept, so NaN passes through as before)."""
+    consts: dict[str, Any] = {}
+    lines = ["def _clamp(values):", "    g = values.get", "    out = {}"]
+    for k, f in enumerate(pdef.fields):
         if f.type == FieldType.SPARE:
             continue
-        v = values.get(f.name)
+        key = repr(f.name)
         if f.type == FieldType.BOOL:
-            out[f.name] = bool(v)
+            lines.append(f"    out[{key}] = bool(g({key}))")
         elif f.type == FieldType.ENUM:
-            out[f.name] = v if v is not None else f.calibration.labels[0][1]
+            consts[f"E{k}"] = f.calibration.labels[0][1]
+            lines += [f"    v = g({key})", f"    out[{key}] = v if v is not None else E{k}"]
         elif f.type == FieldType.TEXT:
-            out[f.name] = "" if v is None else str(v)
+            lines += [f"    v = g({key})", f"    out[{key}] = '' if v is None else str(v)"]
         else:
-            x = 0.0 if v is None else float(v)
+            lines += [f"    v = g({key})", "    x = 0.0 if v is None else float(v)"]
             rng = f.eng_range()
             if rng is not None:
-                x = min(max(x, rng[0]), rng[1])
+                consts[f"LO{k}"], consts[f"HI{k}"] = rng
+                # min(max(x, lo), hi), branch for branch
+                lines += [f"    if x < LO{k}:", f"        x = LO{k}", f"    if x > HI{k}:", f"        x = HI{k}"]
             elif f.type in (FieldType.UINT, FieldType.INT):
-                x = int(min(max(round(x), f.raw_min), f.raw_max))
-            out[f.name] = x
-    return out
+                lines.append(f"    x = int(min(max(round(x), {f.raw_min}), {f.raw_max}))")
+            lines.append(f"    out[{key}] = x")
+    lines.append("    return out")
+    ns: dict[str, Any] = dict(consts)
+    exec(compile("\n".join(lines) + "\n", f"<clamp {pdef.name}>", "exec"), ns)
+    fn: Clamper = ns["_clamp"]
+    return fn
+
+
+_CLAMPERS: dict[int, tuple[PacketDef, Clamper]] = {}
+
+
+def _clamp(pdef: PacketDef, values: dict[str, Any]) -> dict[str, Any]:
+    """Every non-spare field of pdef from values, defaulted and clamped (see compile_clamp)."""
+    hit = _CLAMPERS.get(id(pdef))
+    if hit is None or hit[0] is not pdef:
+        hit = _CLAMPERS[id(pdef)] = (pdef, compile_clamp(pdef))
+    return hit[1](values)
 
 
 class Housekeeping:
@@ -61,6 +88,11 @@ class Housekeeping:
         self.capacity_ah = capacity_ah
         self.cuc_offset_ns = cuc_offset_ns  # mission time 0 on the CUC time scale (TAI since 1958)
         self.packets = [p for p in dictionary.packets if p.kind == PacketKind.HOUSEKEEPING and p.period_s]
+        self._clampers = {p.apid: compile_clamp(p) for p in self.packets}
+        # the field names values() fills, made once
+        self._load_keys = [(f"load:{ld.name}", f"{ld.name}_current_a", f"{ld.name}_power_w") for ld in hw.loads]
+        self._switch_keys: dict[str, str] = {}
+        self._temp_keys: dict[str, str] = {}
         self._period_ns = {p.apid: round((p.period_s or 1.0) * NS) for p in self.packets}
         self._next: dict[int, int] = {}
         self._seq: dict[int, int] = {}
@@ -78,7 +110,7 @@ class Housekeeping:
                 continue
             if values is None:
                 values = self.values()
-            pkt = p.encode(_clamp(p, values), self._seq[p.apid], t_ns + self.cuc_offset_ns)
+            pkt = p.encode(self._clampers[p.apid](values), self._seq[p.apid], t_ns + self.cuc_offset_ns)
             self._seq[p.apid] = (self._seq[p.apid] + 1) % 16384
             self._next[p.apid] += self._period_ns[p.apid] * (1 + (t_ns - self._next[p.apid]) // self._period_ns[p.apid])
             self.generated += 1
@@ -105,16 +137,20 @@ class Housekeeping:
         v["bus_voltage_v"] = bus_v
         v["array_power_w"] = array.power_w if array else 0.0
         total = 0.0
-        for ld in self.hw.loads:
-            rail = r.rail(f"load:{ld.name}")
+        for rail_key, current_key, power_key in self._load_keys:
+            rail = r.rail(rail_key)
             if rail is not None:
-                v[f"{ld.name}_current_a"] = rail.current_a
-                v[f"{ld.name}_power_w"] = rail.power_w
+                v[current_key] = rail.current_a
+                v[power_key] = rail.power_w
                 total += rail.power_w
         v["load_power_total_w"] = total
         v["undervoltage"] = bus_v < self.undervoltage_v
+        switch_keys = self._switch_keys
         for name, on in self.switch_states().items():
-            v[f"{name}_on"] = on
+            key = switch_keys.get(name)
+            if key is None:
+                key = switch_keys[name] = f"{name}_on"
+            v[key] = on
         if battery is not None:
             v["battery_voltage_v"] = battery.bus_voltage_v
             v["battery_current_a"] = battery.current_a
@@ -124,8 +160,12 @@ class Housekeeping:
             v["charge_rate_pct_h"] = r.gauge.c_rate_pct_per_h
         v["temperature_c"] = r.temps_c.get("battery")
         v["capacity_ah"] = self.capacity_ah
+        temp_keys = self._temp_keys
         for node, t in r.temps_c.items():
-            v[f"{node}_temp_c"] = t
+            key = temp_keys.get(node)
+            if key is None:
+                key = temp_keys[node] = f"{node}_temp_c"
+            v[key] = t
         pl = r.payload
         if pl is not None:
             v["mode"] = pl.mode
