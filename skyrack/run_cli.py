@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulated time: 1d (default), 6h, 90m, 3600s")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--out", default="out", metavar="DIR", help="output directory (default: out)")
-    p.add_argument("--speed", default="max", help="max (default): as fast as possible")
+    p.add_argument("--speed", default="max", metavar="max|realtime|FACTOR",
+                   help="max (default): as fast as possible; realtime; or a factor of real time (e.g. 10)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
@@ -42,9 +43,17 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    if args.speed != "max":
-        err.write("skyrack run: only --speed max is available in this version\n")
-        return 2
+    speed: float | None = None
+    if args.speed == "realtime":
+        speed = 1.0
+    elif args.speed != "max":
+        try:
+            speed = float(args.speed)
+        except ValueError:
+            speed = -1.0
+        if not speed > 0:
+            err.write(f"skyrack run: --speed takes max, realtime or a positive factor, got {args.speed!r}\n")
+            return 2
     try:
         scenario = load(args.scenario)
     except ScenarioError as exc:
@@ -52,7 +61,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         return 2
     bar = Progress(args.duration, f"run {scenario.name}", "sim s", stream=err)  # type: ignore[arg-type]
     try:
-        result = sil_run(scenario, args.duration, Path(args.out), seed=args.seed, progress=bar.update)
+        result = sil_run(scenario, args.duration, Path(args.out), seed=args.seed, progress=bar.update, speed=speed)
     except OSError as exc:
         err.write(f"skyrack run: {exc}\n")
         return 2

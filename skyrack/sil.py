@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from emulator import Emulator
+from emulator.faults import Fault
 from emulator.radio import Delivered
 from emulator.scenario import Chip, LoadKind, Scenario, Source
 from flight.ccsds.tm_frame import TmFrameConfig
@@ -207,10 +208,19 @@ STEP_NS = NS
 
 
 def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None = None,
-        progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.EVERY_N,
-        restarts: tuple[tuple[float, int], ...] = ()) -> RunResult:
-    """Run the closed loop. `restarts`: (time s, torn bytes) at which the flight process is
-    killed (optionally mid-write) and started again on the same store."""
+        progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.ON_ROLL,
+        restarts: tuple[tuple[float, int], ...] = (), faults: tuple[tuple[float, Fault], ...] = (),
+        speed: float | None = None) -> RunResult:
+    """Run the closed loop.
+
+    restarts: (time s, torn bytes) at which the flight process is killed (optionally mid-write)
+      and started again on the same store.
+    faults: (time s, fault) injected into the emulator.
+    speed: None runs as fast as possible; a factor paces simulated time to wall time (1.0 = real time).
+    fsync: the store's policy. A simulated run defaults to syncing on segment roll: a killed
+      process loses nothing either way (the store writes straight to the OS); per-record or
+      every-N syncing guards against power loss on a board.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     capture_path = out_dir / "downlink.cadu"
     capture: IO[bytes] = capture_path.open("wb")
@@ -225,6 +235,8 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     emu = Emulator(scenario, seed=seed, sink=to_ground)
     sc = emu.scenario
     hw = hardware_from_scenario(sc)
+    for at_s, fault in faults:
+        emu.inject(fault, at_ns=round(at_s * NS))
     clock = SimClock(0)
     fs = FlightStack(emu, hw, out_dir, fsync, 0)
     boots = [fs]
@@ -247,6 +259,10 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                 boots.append(fs)
             emu.advance(t - emu.t_ns)
             clock.set(t)
+            if speed is not None:
+                pace = wall0 + t / NS / speed - time.monotonic()
+                if pace > 0:
+                    time.sleep(pace)  # the runner, not flight code, ties simulated time to the wall clock
             fs.ex.tick(t)
             soc = float(st["battery_soc"])
             if soc < tr.min_soc:
