@@ -237,6 +237,7 @@ class Scenario:
     loads: tuple[Load, ...]
     payload: Payload | None
     devices: tuple[Device, ...]
+    flight_parameters: tuple[tuple[str, float], ...] = ()  # overrides of the flight parameter table
     source: str = field(default="<memory>", compare=False)
 
     def node_index(self, name: str) -> int:
@@ -452,6 +453,23 @@ def _check_thermal_stiffness(nodes: list[ThermalNode], surfaces: list[Surface], 
             raise ScenarioError(
                 f"thermal_node[{k}].capacitance_j_per_k: time constant {n.capacitance_j_per_k / k_tot[k]:.2g} s "
                 f"against its couplings is below {MIN_TIME_CONSTANT_S} s; raise it or merge the node")
+
+
+def _flight(t: TomlTable) -> tuple[tuple[str, float], ...]:
+    """[flight.parameters]: values for the flight software's parameter table, checked against it."""
+    from flight.params import DEFAULTS
+
+    defs = {d.name: d for d in DEFAULTS}
+    pt = t.table("parameters")
+    out = []
+    for name in sorted(pt.data):
+        d = defs.get(name)
+        if d is None:
+            raise pt.fail(name, f"no flight parameter of that name (known: {', '.join(sorted(defs))})")
+        out.append((name, pt.num(name, lo=d.lo, hi=d.hi)))
+    pt.done()
+    t.done()
+    return tuple(out)
 
 
 def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
@@ -692,13 +710,14 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
             if (d.bus, d.address) == (e.bus, e.address):
                 raise ScenarioError(f"device[{k}].address: 0x{d.address:02x} on bus {d.bus} is taken by {e.name!r}")
 
+    flight_parameters = _flight(top.table("flight"))
     top.done()
     return Scenario(
         name=name, description=description, epoch=epoch, seed=seed, substep_s=substep_s, environment=env,
         orbit=orbit, attitude=attitude, stations=tuple(stations), nodes=tuple(nodes),
         surfaces=tuple(surfaces), conductors=tuple(conductors), radiation_links=tuple(radlinks),
         panels=tuple(panels), battery=battery, bus=bus, loads=tuple(loads), payload=payload,
-        devices=tuple(devices), source=source,
+        devices=tuple(devices), flight_parameters=flight_parameters, source=source,
     )
 
 

@@ -161,7 +161,7 @@ class FlightStack:
         self.downlink = Downlink(emu.radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS)
         self.events = EventReporter(dictionary, self.downlink.on_packet, offset)
         self.modes = ModeManager(self.events, Mode.STANDBY)
-        self.params = Parameters(overrides={"bus_undervoltage_v": sc.bus.undervoltage_v})
+        self.params = Parameters(overrides={"bus_undervoltage_v": sc.bus.undervoltage_v, **dict(sc.flight_parameters)})
         self.switches = LoadSwitches(hw, self.sensors.gpio)
         s = self.sensors
         self.fdir = FaultDetection(hw, s.readings, s.devices, self.params, self.events, self.modes)

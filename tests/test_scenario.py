@@ -539,3 +539,15 @@ def test_random_mutations_raise_scenario_error_or_run(doc: dict[str, Any]) -> No
     emu.advance(100 * NS)
     snap = emu.snapshot()
     assert snap["t_s"] == 100.0
+
+
+def test_flight_parameters_table_is_checked_against_the_parameter_table() -> None:
+    text = GPU_TEXT
+    sc = loads_toml(text + '\n[flight.parameters]\nsoc_safe = 0.25\nbattery_heater_on_c = 2.0\n')
+    assert dict(sc.flight_parameters) == {"soc_safe": 0.25, "battery_heater_on_c": 2.0}
+    with pytest.raises(ScenarioError, match=r"^flight\.parameters\.soc_safest: no flight parameter"):
+        loads_toml(text + '\n[flight.parameters]\nsoc_safest = 0.25\n')
+    with pytest.raises(ScenarioError, match=r"^flight\.parameters\.soc_safe: must be <= 1.0"):
+        loads_toml(text + '\n[flight.parameters]\nsoc_safe = 1.5\n')
+    with pytest.raises(ScenarioError, match=r"^flight\.rates: unknown key"):
+        loads_toml(text + '\n[flight]\nrates = 1\n')
