@@ -246,7 +246,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     series = [*SERIES, *(f"node_temp_k[{n.name}]" for n in sc.nodes)]
     emu.start_log(series, SERIES_INTERVAL_NS)
     st = emu.state
-    log = (out_dir / "timeline.log").open("w", encoding="utf-8")
+    timeline: list[tuple[int, str]] = []
     in_contact = False
     try:
         while fs.ex.next_tick_ns <= end_ns:
@@ -254,7 +254,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
             if pending_restarts and t >= pending_restarts[0][0]:
                 _, torn = pending_restarts.pop(0)
                 fs.kill(torn)
-                log.write(f"{t / NS:10.0f} s  flight software killed{' mid-write' if torn else ''}, restarted\n")
+                timeline.append((t, f"flight software killed{' mid-write' if torn else ''}, restarted"))
                 fs = FlightStack(emu, hw, out_dir, fsync, t)
                 boots.append(fs)
             emu.advance(t - emu.t_ns)
@@ -273,12 +273,19 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                     tr.max_temp_k[n.name] = float(temps[k])
             if emu.radio.in_contact() != in_contact:
                 in_contact = not in_contact
-                log.write(f"{t / NS:10.0f} s  {'AOS' if in_contact else 'LOS'}\n")
+                station = sc.stations[int(st["contact_station"])].name if in_contact else ""
+                timeline.append((t, f"AOS {station}" if in_contact else "LOS"))
             if progress is not None and t % (600 * NS) == 0:
                 progress(t / NS)
     finally:
         capture.close()
-        log.close()
+        for b in boots:
+            for ev in b.events.log:
+                detail = f" {ev.text}" if ev.text else ""
+                timeline.append((ev.t_ns, f"{ev.event_id} {ev.severity} ({ev.param1}, {ev.param2}){detail}"))
+        with (out_dir / "timeline.log").open("w", encoding="utf-8") as log:
+            for t_ev, text in sorted(timeline, key=lambda x: x[0]):
+                log.write(f"{t_ev / NS:10.1f} s  {text}\n")
     sstats = fs.store.stats
     fs.store.close()
     write_timeseries(out_dir / "timeseries.csv", emu.log_data(), sc)
