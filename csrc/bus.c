@@ -203,6 +203,34 @@ int sk_bus_transfer(sk_plant *p, int bus, int addr, const uint8_t *w, int wlen, 
     return SK_OK;
 }
 
+int sk_bus_read_many(sk_plant *p, int n, const int *bus, const int *addr, const int *reg, const int *len,
+                     uint16_t *out, int *rc)
+{
+    int failed = 0;
+
+    if (p == NULL || n < 0) return SK_ERR_ARG;
+    if (n > 0 && (bus == NULL || addr == NULL || reg == NULL || len == NULL || out == NULL || rc == NULL))
+        return SK_ERR_ARG;
+    for (int i = 0; i < n; i++) {
+        uint8_t w, r[2] = {0, 0};
+        int k;
+        if (reg[i] < 0 || reg[i] > 0xFF || (len[i] != 1 && len[i] != 2)) {
+            k = SK_ERR_ARG;
+        } else {
+            w = (uint8_t)reg[i];
+            k = sk_bus_transfer(p, bus[i], addr[i], &w, 1, r, len[i]);   /* the one transfer path */
+        }
+        rc[i] = k;
+        if (k != SK_OK) {
+            out[i] = 0;
+            failed++;
+        } else {
+            out[i] = len[i] == 2 ? be16(r) : r[0];
+        }
+    }
+    return failed;
+}
+
 int sk_device_fault(sk_plant *p, int bus, int addr, int kind, int reg, double value)
 {
     sk_device *d;

@@ -268,6 +268,13 @@ const sk_config *sk_plant_config(const sk_plant *p);
 
 /* I2C: write wlen bytes then read rlen bytes from the device at addr */
 int sk_bus_transfer(sk_plant *p, int bus, int addr, const uint8_t *w, int wlen, uint8_t *r, int rlen);
+/* n register reads in order, entry i exactly sk_bus_transfer(p, bus[i], addr[i], {reg[i]}, 1, r, len[i])
+ * (same side effects and random draws as those calls one after another): len[i] 1 or 2 octets, out[i] the
+ * reply MSB first (len 1: the one octet), rc[i] its return code (reg outside 0..255 or len not 1 or 2:
+ * SK_ERR_ARG, nothing done); out[i] is 0 where rc[i] != SK_OK. Returns the number of entries that failed,
+ * or SK_ERR_ARG (nothing done) for a NULL plant, n < 0 or a NULL array with n > 0. */
+int sk_bus_read_many(sk_plant *p, int n, const int *bus, const int *addr, const int *reg, const int *len,
+                     uint16_t *out, int *rc);
 /* device faults: kind SK_FAULT_*; value: stuck raw word, offset or noise in
  * engineering units, or bit mask; reg: register for stuck and bit flips */
 int sk_device_fault(sk_plant *p, int bus, int addr, int kind, int reg, double value);

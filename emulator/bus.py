@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from emulator.native import SK_OK, NackError, Plant, PlantError
+from emulator.native import SK_OK, NackError, Plant, PlantError, RegisterReads
 from flight.interfaces import BusError
 
 
@@ -17,6 +19,20 @@ class EmulatedBus:
         self.number = number
         self.transfers = 0
         self._call, self._p, self._rbuf, self._view = plant.transfer_parts()
+        self._reads: dict[int, RegisterReads] = {}  # id(ops) -> its C arrays (the entry keeps ops alive)
+
+    def read_registers(self, ops: Sequence[tuple[int, int, int]]) -> list[int | None]:
+        """The flight `RegisterBatch`: the reads (addr, register, width) in one call into the plant, each
+        exactly what `transfer(addr, bytes([register]), width)` does; the word or None (a failed transfer).
+        The C arrays are made once per `ops` object and reused while the caller passes the same object
+        (a list is compared with the reads it held when they were made)."""
+        self.transfers += len(ops)
+        reads = self._reads.get(id(ops))
+        if reads is None or reads.ops is not ops or (type(ops) is not tuple and reads.key != tuple(ops)):
+            if len(self._reads) >= 32:
+                self._reads.clear()
+            reads = self._reads[id(ops)] = self._plant.prepare_reads(self.number, ops)
+        return self._plant.read_many(reads)
 
     def transfer(self, addr: int, write: bytes, read_len: int) -> bytes:
         self.transfers += 1

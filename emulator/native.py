@@ -7,6 +7,7 @@ Python exceptions and exposes the plant state as numpy views of C memory.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,31 @@ def state_slots() -> dict[str, int]:
     return out
 
 
+class RegisterReads:
+    """One list of register reads as the C arrays sk_bus_read_many takes, filled once (`Plant.prepare_reads`).
+    `ops` keeps the list it was made from, `key` its contents then."""
+
+    __slots__ = ("addr", "bus", "bus_number", "key", "len", "n", "ops", "out", "rc", "reg")
+
+    def __init__(self, bus: int, ops: Sequence[tuple[int, int, int]]) -> None:
+        n = len(ops)
+        size = max(n, 1)
+        self.ops = ops
+        self.key = tuple(ops)
+        self.n = n
+        self.bus_number = bus
+        self.bus: Any = ffi.new("int[]", [bus] * size)
+        self.addr: Any = ffi.new("int[]", [a for a, _, _ in ops] or [0])
+        self.reg: Any = ffi.new("int[]", [r for _, r, _ in ops] or [0])
+        self.len: Any = ffi.new("int[]", [w for _, _, w in ops] or [0])
+        self.out: Any = ffi.new("uint16_t[]", size)
+        self.rc: Any = ffi.new("int[]", size)
+
+    def codes(self) -> list[int]:
+        """The return code of each read of the last call."""
+        return ffi.unpack(self.rc, self.n)  # type: ignore[no-any-return]
+
+
 class Plant:
     """An owned sk_plant: configure, advance, read state, talk on its buses."""
 
@@ -261,6 +287,26 @@ class Plant:
     def raise_for(rc: int, bus: int, addr: int) -> None:
         """The exception transfer() raises for a C return code (nothing for SK_OK)."""
         _check(rc, f"bus {bus} address 0x{addr:02x}")
+
+    def prepare_reads(self, bus: int, ops: Sequence[tuple[int, int, int]]) -> RegisterReads:
+        """C arrays for `read_many` of the register reads `ops` ((addr, register, width) on `bus`),
+        made once and reusable for any number of calls."""
+        return RegisterReads(bus, ops)
+
+    def read_many(self, reads: RegisterReads) -> list[int | None]:
+        """Run the prepared reads in one C call (sk_bus_read_many): each is exactly the transfer
+        (addr, bytes([register]), width) would be, in order. The words, MSB first, or None where
+        that transfer failed (its return code in `reads.codes()`)."""
+        n = reads.n
+        failed = lib.sk_bus_read_many(self._p, n, reads.bus, reads.addr, reads.reg, reads.len, reads.out,
+                                      reads.rc)
+        if failed < 0:
+            _check(failed, f"register reads on bus {reads.bus_number}")
+        words: list[int | None] = ffi.unpack(reads.out, n)
+        if failed:
+            rc = ffi.unpack(reads.rc, n)
+            return [w if c == lib.SK_OK else None for w, c in zip(words, rc, strict=True)]
+        return words
 
     def device_fault(self, bus: int, addr: int, kind: int, reg: int, value: float) -> None:
         _check(lib.sk_device_fault(self._p, bus, addr, kind, reg, value), f"fault on 0x{addr:02x}")

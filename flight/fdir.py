@@ -37,6 +37,8 @@ from flight.sensors import Readings
 NS = 1_000_000_000
 GAUGE = "gauge"
 PAYLOAD = "payload"
+_RAIL_BATTERY = "rail:battery"
+_RAIL_ARRAY = "rail:array"
 
 
 def rail_key(rail: str) -> str:
@@ -124,15 +126,6 @@ class _Fault:
     active: bool = False
 
 
-@dataclass
-class _Track:
-    """Per reading: last accepted value (rate check) and the run of identical values (stuck check)."""
-
-    prev: tuple[float, ...] | None = None
-    prev_t_ns: int = 0
-    run_value: tuple[float, ...] | None = None
-    run_start_ns: int = 0
-    run_len: int = 0
 
 
 @dataclass
@@ -169,6 +162,30 @@ class _Flip:
             self.state = s
 
 
+@dataclass(slots=True)
+class _Track:
+    """Per reading: last accepted value (rate check) and the run of identical values (stuck check),
+    with what the checks of the reading need made once: its name, its fault keys, its rate limits and
+    the reference whose flips tell a stuck reading."""
+
+    key: str
+    rates: tuple[float, ...]
+    flip: _Flip
+    prev: tuple[float, ...] | None = None
+    prev_t_ns: int = 0
+    run_value: tuple[float, ...] | None = None
+    run_start_ns: int = 0
+    run_len: int = 0
+    k_range: tuple[str, FaultKind] = ("", FaultKind.RANGE)
+    k_rate: tuple[str, FaultKind] = ("", FaultKind.RATE)
+    k_stuck: tuple[str, FaultKind] = ("", FaultKind.STUCK)
+
+    def __post_init__(self) -> None:
+        self.k_range = (self.key, FaultKind.RANGE)
+        self.k_rate = (self.key, FaultKind.RATE)
+        self.k_stuck = (self.key, FaultKind.STUCK)
+
+
 class FaultDetection:
     """Component "fdir".
 
@@ -199,6 +216,9 @@ class FaultDetection:
         self.balance_residual_w = 0.0
         self._max_current = {d.measures: d.max_current_a for d in hw.of_kind(ChipKind.INA226)}
         self._dev_id = {d.name: d.bus << 8 | d.address for d in hw.devices}
+        # the loads of the power balance: (rail name, its validity name, switch expander, pin, nominal power)
+        self._loads = [(f"load:{ld.name}", rail_key(f"load:{ld.name}"), ld.gpio, ld.pin, ld.power_w)
+                       for ld in hw.loads]
         ocv = [v for _, v in hw.battery_ocv] or [3.0, 4.2]
         n = max(hw.battery_cells_series, 1)
         self._pack_range_v = (0.5 * n * min(ocv), 1.1 * n * max(ocv))
@@ -206,6 +226,7 @@ class FaultDetection:
 
     def _clear_state(self) -> None:
         self._faults: dict[tuple[str, FaultKind], _Fault] = {}
+        self._active: dict[str, int] = {}  # reading name -> number of its active faults (only names with some)
         self._tracks: dict[str, _Track] = {}
         self._sample_ok: dict[str, bool] = {}
         self._reprobe: dict[str, _Reprobe] = {}
@@ -215,13 +236,34 @@ class FaultDetection:
         self._array_flip = _Flip()
         present = self._present_names()
         self._responses = {n: _Response(m) for n, m in self.config.responses if n in present}
+        self._ceiling = Mode.NOMINAL  # mode_ceiling, kept up to date as responses trip and recover
+        # per-reading check tables, made on first sight of a reading (the tracks hold the flips above)
+        self._rail_tracks: dict[str, tuple[_Track, float]] = {}  # rail -> (track, 0.98 x full-scale current)
+        self._temp_tracks: dict[str, _Track] = {}
+        cfg = self.config
+        self._gauge_track = self._track(GAUGE, (cfg.cell_rate_v_per_s, cfg.soc_rate_pct_per_s), self._array_flip)
+
+    def _track(self, key: str, rates: tuple[float, ...], flip: _Flip) -> _Track:
+        tr = self._tracks[key] = _Track(key, rates, flip)
+        return tr
+
+    def _rail_track(self, rail: str) -> tuple[_Track, float]:
+        flip = self._array_flip if rail == "battery" else self._battery_flip
+        imax = self._max_current.get(rail, 0.0)
+        entry = self._rail_tracks[rail] = (
+            self._track(rail_key(rail), (self.config.bus_rate_v_per_s, float("inf")), flip),
+            imax if imax <= 0 else 0.98 * imax)
+        return entry
+
+    def _temp_track(self, node: str) -> _Track:
+        tr = self._temp_tracks[node] = self._track(temp_key(node), (self.config.temp_rate_c_per_s,),
+                                                   self._battery_flip)
+        return tr
 
     # ------------------------------------------------------------------ API
     def valid(self, name: str) -> bool:
         """Whether this step's reading `name` may be used: present, in range, not jumping, no active fault."""
-        if not self._sample_ok.get(name, False):
-            return False
-        return not any(f.active for (n, _), f in self._faults.items() if n == name)
+        return self._sample_ok.get(name, False) and name not in self._active
 
     def active_faults(self) -> list[tuple[str, FaultKind]]:
         return sorted(k for k, f in self._faults.items() if f.active)
@@ -229,7 +271,7 @@ class FaultDetection:
     @property
     def mode_ceiling(self) -> Mode:
         """The highest mode FDIR allows: SAFE / STANDBY while a response is tripped, else NOMINAL."""
-        return min((r.ceiling for r in self._responses.values() if r.tripped), default=Mode.NOMINAL)
+        return self._ceiling
 
     @property
     def fault_count(self) -> int:
@@ -250,15 +292,20 @@ class FaultDetection:
     # ------------------------------------------------------------------ devices
     def _device_health(self, t_ns: int) -> None:
         cfg = self.config
+        failed_names = self._failed
         for dev in self.devices:
             failed = dev.health == Health.FAILED
-            if failed and dev.name not in self._failed:
-                self._failed.add(dev.name)
+            if not failed:
+                if failed_names and dev.name in failed_names:
+                    self._recovered(t_ns, dev)
+                continue
+            if dev.name not in failed_names:
+                failed_names.add(dev.name)
                 first = round(cfg.reprobe_first_s * NS)
                 self._reprobe[dev.name] = _Reprobe(t_ns + first, first)
                 self.events.emit(t_ns, "BUS_ERROR", "MEDIUM", self._dev_id.get(dev.name, dev.addr), 1,
                                  f"{dev.name} failed")
-            elif failed:
+            else:
                 rp = self._reprobe[dev.name]
                 if t_ns >= rp.due_ns:
                     self.reprobes += 1
@@ -266,12 +313,13 @@ class FaultDetection:
                         rp.interval_ns = min(2 * rp.interval_ns, round(cfg.reprobe_max_s * NS))
                         rp.due_ns = t_ns + rp.interval_ns
                     else:
-                        failed = False
-            if not failed and dev.name in self._failed:
-                self._failed.discard(dev.name)
-                self._reprobe.pop(dev.name, None)
-                self.events.emit(t_ns, "BUS_ERROR", "INFO", self._dev_id.get(dev.name, dev.addr), 0,
-                                 f"{dev.name} recovered")
+                        self._recovered(t_ns, dev)
+
+    def _recovered(self, t_ns: int, dev: HealthDevice) -> None:
+        self._failed.discard(dev.name)
+        self._reprobe.pop(dev.name, None)
+        self.events.emit(t_ns, "BUS_ERROR", "INFO", self._dev_id.get(dev.name, dev.addr), 0,
+                         f"{dev.name} recovered")
 
     # ------------------------------------------------------------------ single readings
     def _present_names(self) -> set[str]:
@@ -288,88 +336,125 @@ class FaultDetection:
         return out
 
     def _update_flips(self, t_ns: int) -> None:
-        b = self.readings.rail("battery")
-        a = self.readings.rail("array")
-        self._battery_flip.update(t_ns, b.current_a if b else None, self.config.flip_current_a)
-        self._array_flip.update(t_ns, a.power_w if a else None, self.config.flip_array_w / 2, self.config.flip_array_w)
+        rails = self.readings.rails
+        b = rails.get("battery")
+        a = rails.get("array")
+        cfg = self.config
+        self._battery_flip.update(t_ns, b.current_a if b else None, cfg.flip_current_a)
+        self._array_flip.update(t_ns, a.power_w if a else None, cfg.flip_array_w / 2, cfg.flip_array_w)
 
     def _check_readings(self, t_ns: int) -> None:
         cfg = self.config
         r = self.readings
+        sample_ok = self._sample_ok
+        check = self._check
         pack_lo, pack_hi = self._pack_range_v
+        rail_tracks = self._rail_tracks
         for rail, rd in r.rails.items():
-            key = rail_key(rail)
+            entry = rail_tracks.get(rail)
+            if entry is None:
+                entry = self._rail_track(rail)
+            tr, ilim = entry
             if rd is None:
-                self._sample(key, None)
+                sample_ok[tr.key] = False
                 continue
-            imax = self._max_current.get(rail, 0.0)
-            in_range = pack_lo <= rd.bus_voltage_v <= pack_hi and (imax <= 0 or abs(rd.current_a) < 0.98 * imax)
-            flip = self._array_flip if rail == "battery" else self._battery_flip
-            self._check(t_ns, key, (rd.bus_voltage_v, rd.current_a), in_range, (cfg.bus_rate_v_per_s, float("inf")),
-                        flip)
+            v = rd.bus_voltage_v
+            i = rd.current_a
+            check(t_ns, tr, (v, i), pack_lo <= v <= pack_hi and (ilim <= 0 or abs(i) < ilim))
         tlo, thi = cfg.temp_range_c
+        temp_tracks = self._temp_tracks
         for node, temp in r.temps_c.items():
-            key = temp_key(node)
+            tr = temp_tracks.get(node) or self._temp_track(node)
             if temp is None:
-                self._sample(key, None)
+                sample_ok[tr.key] = False
                 continue
-            self._check(t_ns, key, (temp,), tlo <= temp <= thi, (cfg.temp_rate_c_per_s,), self._battery_flip)
+            check(t_ns, tr, (temp,), tlo <= temp <= thi)
         g = r.gauge
         if g is None:
-            self._sample(GAUGE, None)
+            sample_ok[GAUGE] = False
         else:
             clo, chi = cfg.cell_range_v
-            ok = clo <= g.cell_voltage_v <= chi and 0.0 <= g.soc_pct <= 105.0
-            self._check(t_ns, GAUGE, (g.cell_voltage_v, g.soc_pct), ok,
-                        (cfg.cell_rate_v_per_s, cfg.soc_rate_pct_per_s), self._array_flip)
+            cell = g.cell_voltage_v
+            soc = g.soc_pct
+            check(t_ns, self._gauge_track, (cell, soc), clo <= cell <= chi and 0.0 <= soc <= 105.0)
         p = r.payload
         if p is None:
-            self._sample(PAYLOAD, None)
+            sample_ok[PAYLOAD] = False
         else:
-            self._sample(PAYLOAD, tlo <= p.die_temp_c <= thi)
+            sample_ok[PAYLOAD] = tlo <= p.die_temp_c <= thi
 
     def _sample(self, key: str, ok: bool | None) -> None:
         self._sample_ok[key] = bool(ok)
 
-    def _check(self, t_ns: int, key: str, value: tuple[float, ...], in_range: bool, rates: tuple[float, ...],
-               flip: _Flip) -> None:
-        tr = self._tracks.setdefault(key, _Track())
+    def _check(self, t_ns: int, tr: _Track, value: tuple[float, ...], in_range: bool) -> None:
         rate_ok = True
-        if in_range and tr.prev is not None:
-            dt_s = max((t_ns - tr.prev_t_ns) / NS, 1.0)
-            rate_ok = all(abs(x - p) <= lim * dt_s for x, p, lim in zip(value, tr.prev, rates, strict=True))
         if in_range:
-            tr.prev, tr.prev_t_ns = value, t_ns
+            prev = tr.prev
+            if prev is not None:
+                dt_s = max((t_ns - tr.prev_t_ns) / NS, 1.0)
+                rates = tr.rates
+                if len(value) == 2:
+                    rate_ok = (abs(value[0] - prev[0]) <= rates[0] * dt_s
+                               and abs(value[1] - prev[1]) <= rates[1] * dt_s)
+                else:
+                    rate_ok = all(abs(x - p) <= lim * dt_s for x, p, lim in zip(value, prev, rates, strict=True))
+            tr.prev = value
+            tr.prev_t_ns = t_ns
         # stuck: the same value since before the reference flipped, and for stuck_samples after it
         if value == tr.run_value:
             tr.run_len += 1
         else:
-            tr.run_value, tr.run_start_ns, tr.run_len = value, t_ns, 1
-        stuck = (flip.last_ns is not None and tr.run_start_ns < flip.last_ns
-                 and flip.samples_since >= self.config.stuck_samples)
-        self._fault(t_ns, key, FaultKind.RANGE, not in_range)
-        self._fault(t_ns, key, FaultKind.RATE, not rate_ok, confirm=self.config.confirm_samples)
-        self._fault(t_ns, key, FaultKind.STUCK, stuck, confirm=1)
-        self._sample(key, in_range and rate_ok and not stuck)
+            tr.run_value = value
+            tr.run_start_ns = t_ns
+            tr.run_len = 1
+        flip = tr.flip
+        last = flip.last_ns
+        stuck = last is not None and tr.run_start_ns < last and flip.samples_since >= self.config.stuck_samples
+        faults = self._faults
+        key = tr.key
+        if not in_range or tr.k_range in faults:
+            self._fault_at(t_ns, tr.k_range, key, FaultKind.RANGE, not in_range, self.config.confirm_samples, None)
+        if not rate_ok or tr.k_rate in faults:
+            self._fault_at(t_ns, tr.k_rate, key, FaultKind.RATE, not rate_ok, self.config.confirm_samples, None)
+        if stuck or tr.k_stuck in faults:
+            self._fault_at(t_ns, tr.k_stuck, key, FaultKind.STUCK, stuck, 1, None)
+        self._sample_ok[key] = in_range and rate_ok and not stuck
 
     def _fault(self, t_ns: int, key: str, kind: FaultKind, bad: bool, confirm: int | None = None,
                clear: int | None = None) -> None:
-        f = self._faults.get((key, kind))
+        fk = (key, kind)
+        if bad or fk in self._faults:
+            self._fault_at(t_ns, fk, key, kind, bad, confirm, clear)
+
+    def _fault_at(self, t_ns: int, fk: tuple[str, FaultKind], key: str, kind: FaultKind, bad: bool,
+                  confirm: int | None, clear: int | None) -> None:
+        f = self._faults.get(fk)
         if f is None:
             if not bad:
                 return
-            f = self._faults[(key, kind)] = _Fault()
+            f = self._faults[fk] = _Fault()
         if bad:
             f.bad += 1
             f.good = 0
             if not f.active and f.bad >= (confirm or self.config.confirm_samples):
                 f.active = True
+                self._active[key] = self._active.get(key, 0) + 1
                 self.events.emit(t_ns, "LIMIT_VIOLATION", "MEDIUM", int(kind), 1, f"{key} {kind.name.lower()}")
+        elif not f.active:
+            # a run of bad samples ended short of confirmation: forget it (a new bad sample starts a new
+            # entry at bad 1, good 0, as the kept one would be); the common case costs one lookup
+            del self._faults[fk]
         else:
             f.good += 1
             f.bad = 0
-            if f.active and f.good >= (clear or self.config.clear_samples):
+            if f.good >= (clear or self.config.clear_samples):
                 f.active = False
+                del self._faults[fk]  # cleared: forgotten as above
+                left = self._active[key] - 1
+                if left:
+                    self._active[key] = left
+                else:
+                    del self._active[key]
                 self.events.emit(t_ns, "LIMIT_VIOLATION", "INFO", int(kind), 0,
                                  f"{key} {kind.name.lower()} ok")
 
@@ -380,19 +465,27 @@ class FaultDetection:
     def _cross_checks(self, t_ns: int) -> None:
         cfg = self.config
         r = self.readings
+        sample_ok = self._sample_ok
         n = max(self.hw.battery_cells_series, 1)
-        others = sorted(rd.bus_voltage_v for k, rd in r.rails.items()
-                        if k != "battery" and rd is not None and self._ok(rail_key(k)))
+        rail_tracks = self._rail_tracks
+        others: list[float] = []
+        for k, rd in r.rails.items():
+            if k != "battery" and rd is not None:
+                entry = rail_tracks.get(k)
+                if sample_ok.get(entry[0].key if entry is not None else rail_key(k), False):
+                    others.append(rd.bus_voltage_v)
+        others.sort()
         bus_ref = others[len(others) // 2] if others else None
-        batt = r.rail("battery")
-        batt_v = batt.bus_voltage_v if batt is not None and self._ok(rail_key("battery")) else None
-        gauge_v = n * r.gauge.cell_voltage_v if r.gauge is not None and self._ok(GAUGE) else None
+        batt = r.rails.get("battery")
+        batt_v = batt.bus_voltage_v if batt is not None and sample_ok.get(_RAIL_BATTERY, False) else None
+        g = r.gauge
+        gauge_v = n * g.cell_voltage_v if g is not None and sample_ok.get(GAUGE, False) else None
         # the battery monitor against the bus the other monitors see (isolates it), else against the gauge
         if batt_v is not None and bus_ref is not None:
             bad = abs(batt_v - bus_ref) > cfg.voltage_mismatch_v
-            self._fault(t_ns, rail_key("battery"), FaultKind.MISMATCH, bad)
+            self._fault(t_ns, _RAIL_BATTERY, FaultKind.MISMATCH, bad)
             if bad:
-                self._sample(rail_key("battery"), False)
+                sample_ok[_RAIL_BATTERY] = False
                 batt_v = None
         ref = batt_v if batt_v is not None else bus_ref
         if gauge_v is not None and ref is not None:
@@ -402,11 +495,11 @@ class FaultDetection:
             else:
                 self._fault(t_ns, GAUGE, FaultKind.MISMATCH, bad)
                 if bad:
-                    self._sample(GAUGE, False)
+                    sample_ok[GAUGE] = False
         # estimated against gauge state of charge
         est = self.soc_estimate() if self.soc_estimate is not None else None
-        if est is not None and r.gauge is not None and self._ok(GAUGE):
-            self._fault(t_ns, "soc", FaultKind.MISMATCH, abs(est - r.gauge.soc_pct / 100.0) > cfg.soc_mismatch,
+        if est is not None and g is not None and sample_ok.get(GAUGE, False):
+            self._fault(t_ns, "soc", FaultKind.MISMATCH, abs(est - g.soc_pct / 100.0) > cfg.soc_mismatch,
                         confirm=cfg.soc_confirm_samples)
         # power balance: array in = battery in + loads (unmetered loads at their nominal power when on)
         self._power_balance(t_ns)
@@ -414,25 +507,27 @@ class FaultDetection:
     def _power_balance(self, t_ns: int) -> None:
         cfg = self.config
         r = self.readings
-        batt, arr = r.rail("battery"), r.rail("array")
-        if batt is None or arr is None or not (self._ok(rail_key("battery")) and self._ok(rail_key("array"))):
+        rails = r.rails
+        sample_ok = self._sample_ok
+        batt, arr = rails.get("battery"), rails.get("array")
+        if batt is None or arr is None or not (sample_ok.get(_RAIL_BATTERY, False)
+                                               and sample_ok.get(_RAIL_ARRAY, False)):
             return
         loads_w = 0.0
-        for ld in self.hw.loads:
-            key = f"load:{ld.name}"
-            if key in r.rails:
-                rd = r.rails[key]
-                if rd is None or not self._ok(rail_key(key)):
+        for name, valid_key, gpio, pin, power_w in self._loads:
+            if name in rails:
+                rd = rails[name]
+                if rd is None or not sample_ok.get(valid_key, False):
                     return
                 loads_w += rd.power_w
-            elif ld.gpio is None:
-                loads_w += ld.power_w
+            elif gpio is None:
+                loads_w += power_w
             else:
-                word = r.gpio_outputs.get(ld.gpio)
+                word = r.gpio_outputs.get(gpio)
                 if word is None:
                     return
-                if word >> ld.pin & 1:
-                    loads_w += ld.power_w
+                if word >> pin & 1:
+                    loads_w += power_w
         batt_w = batt.bus_voltage_v * batt.current_a
         residual = arr.power_w - batt_w - loads_w
         tol = cfg.balance_tol_w + cfg.balance_tol_frac * (arr.power_w + abs(batt_w) + loads_w)
@@ -442,20 +537,27 @@ class FaultDetection:
     # ------------------------------------------------------------------ responses
     def _respond(self, t_ns: int) -> None:
         cfg = self.config
+        sample_ok = self._sample_ok
+        active = self._active
+        changed = False
         for name, resp in self._responses.items():
-            if self.valid(name):
+            if sample_ok.get(name, False) and name not in active:
                 resp.invalid_since = None
                 if resp.valid_since is None:
                     resp.valid_since = t_ns
                 if resp.tripped and t_ns - resp.valid_since >= cfg.recovery_s * NS:
                     resp.tripped = False
+                    changed = True
             else:
                 resp.valid_since = None
                 if resp.invalid_since is None:
                     resp.invalid_since = t_ns
                 if not resp.tripped and t_ns - resp.invalid_since >= cfg.response_confirm_s * NS:
                     resp.tripped = True
-        ceiling = self.mode_ceiling
+                    changed = True
+        if changed:
+            self._ceiling = min((r.ceiling for r in self._responses.values() if r.tripped), default=Mode.NOMINAL)
+        ceiling = self._ceiling
         mode = self.modes.mode
         if mode > ceiling:
             if self._restore is None:

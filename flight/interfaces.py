@@ -7,6 +7,7 @@ provide their own implementations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 
@@ -32,6 +33,20 @@ class Bus(Protocol):
     def transfer(self, addr: int, write: bytes, read_len: int) -> bytes:
         """Write `write` to the 7-bit address, then read `read_len` bytes.
         Raises BusError on NACK or a malformed transfer."""
+        ...
+
+
+@runtime_checkable
+class RegisterBatch(Protocol):
+    """Optional beside Bus: many register reads in one call (the emulator: one C call; the HIL link: the
+    board's poll list pushed with each tick)."""
+
+    def read_registers(self, ops: Sequence[tuple[int, int, int]]) -> list[int | None]:
+        """For each (addr, register, width) in order, exactly `transfer(addr, bytes([register]), width)`
+        (width 1 or 2 octets): the reply as a word, MSB first, or None where that transfer failed (NACK,
+        malformed, short reply). Never raises for a device error; each read counts as one transfer.
+        A caller polling the same reads every tick passes the same tuple, so an implementation may keep
+        what it derives from it (keyed by identity)."""
         ...
 
 

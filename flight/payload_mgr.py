@@ -201,6 +201,7 @@ class PayloadManager:
         self.inhibited = inhibited  # the payload load held off by another component (power's load shedding)
         self.load = loads[0].name
         self.node = loads[0].node
+        self._node_key = f"temp:{self.node}"  # FDIR's validity name of the payload node, made once
         self.n_modes = len(hw.payload_modes)
         self.mode_power_w = hw.payload_mode_power_w
         self.policy: PayloadPolicy = policy if policy is not None else FifoPolicy(
@@ -259,7 +260,7 @@ class PayloadManager:
         if tm is None or self._rj_given is not None or self.node is None:
             return
         node_c = self.readings.temps_c.get(self.node)
-        if node_c is not None and self.valid is not None and not self.valid(f"temp:{self.node}"):
+        if node_c is not None and self.valid is not None and not self.valid(self._node_key):
             node_c = None
         if node_c is None or tm.power_w < self.config.rj_min_power_frac * max(self.mode_power_w):
             return

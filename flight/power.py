@@ -206,6 +206,15 @@ class PowerManager:
         self.eclipse: EclipseForecast = forecast if forecast is not None else self.learned
         self.peers: list[ModeCeiling] = list(peers)
         self._valid = valid
+        # validity names and load tables, made once
+        self._k_battery = rail_key("battery")
+        self._k_array = rail_key("array")
+        self._k_battery_temp = temp_key(self.config.battery_node)
+        self._payload_rail = f"load:{self.config.payload_load}"
+        self._k_payload_rail = rail_key(self._payload_rail)
+        # per load: (rail name, its validity name, hard-wired, load name, nominal power)
+        self._loads = [(f"load:{ld.name}", rail_key(f"load:{ld.name}"), ld.gpio is None, ld.name, ld.power_w)
+                       for ld in hw.loads]
         self._load_index = {ld.name: k for k, ld in enumerate(hw.loads)}
         names = set(self._load_index)
         self._shed_order = [n for n in (self.config.payload_load, self.config.heater_load) if n in names]
@@ -307,18 +316,20 @@ class PowerManager:
 
     def _measure(self) -> None:
         r = self.readings
-        batt = r.rail("battery")
-        if batt is not None and self._ok(rail_key("battery")):
+        rails = r.rails
+        ok = self._ok if self._valid is None else self._valid
+        batt = rails.get("battery")
+        if batt is not None and ok(self._k_battery):
             self.battery_current_a, self.bus_voltage_v = batt.current_a, batt.bus_voltage_v
         else:
             self.battery_current_a, self.bus_voltage_v = None, None
-            others = sorted(x.bus_voltage_v for k, x in r.rails.items() if x is not None and self._ok(rail_key(k)))
+            others = sorted(x.bus_voltage_v for k, x in rails.items() if x is not None and ok(rail_key(k)))
             if others:
                 self.bus_voltage_v = others[len(others) // 2]
-        arr = r.rail("array")
-        self.array_w = arr.power_w if arr is not None and self._ok(rail_key("array")) else None
+        arr = rails.get("array")
+        self.array_w = arr.power_w if arr is not None and ok(self._k_array) else None
         temp = r.temps_c.get(self.config.battery_node)
-        self.battery_temp_c = temp if temp is not None and self._ok(temp_key(self.config.battery_node)) else None
+        self.battery_temp_c = temp if temp is not None and ok(self._k_battery_temp) else None
         loads = self._metered_load_w()
         if loads is not None:
             self.load_w = loads
@@ -329,17 +340,17 @@ class PowerManager:
 
     def _metered_load_w(self) -> float | None:
         """Sum of the load rails, unmetered loads at their nominal power when switched on; None if a rail is bad."""
-        r = self.readings
+        rails = self.readings.rails
+        ok = self._ok if self._valid is None else self._valid
         total = 0.0
-        for ld in self.hw.loads:
-            key = f"load:{ld.name}"
-            if key in r.rails:
-                rd = r.rails[key]
-                if rd is None or not self._ok(rail_key(key)):
+        for key, valid_key, wired, name, power_w in self._loads:
+            if key in rails:
+                rd = rails[key]
+                if rd is None or not ok(valid_key):
                     return None
                 total += rd.power_w
-            elif ld.gpio is None or self.switches.is_on(ld.name):
-                total += ld.power_w
+            elif wired or self.switches.is_on(name):
+                total += power_w
         return total
 
     def _track_array(self, array_w: float) -> None:
@@ -369,7 +380,7 @@ class PowerManager:
         self.soc = min(max(soc, 0.0), 1.0)
         self.soc_source = "count"
         rested = abs(i) < self.config.rest_c_rate * self.hw.battery_capacity_ah
-        if not rested or self.bus_voltage_v is None or not self._ok(rail_key("battery")):
+        if not rested or self.bus_voltage_v is None or not self._ok(self._k_battery):
             self._rest_since = None
             return
         if self._rest_since is None:
@@ -398,8 +409,8 @@ class PowerManager:
             soc0 = min(max(soc0 + gain, 0.0), 1.0)
         ecl_s = (end - start) / NS
         payload_w = 0.0
-        rail = self.readings.rail(f"load:{cfg.payload_load}")
-        if rail is not None and self._ok(rail_key(f"load:{cfg.payload_load}")):
+        rail = self.readings.rails.get(self._payload_rail)
+        if rail is not None and self._ok(self._k_payload_rail):
             payload_w = rail.power_w
         nominal_w = self.load_w - payload_w + self._payload_budget_w
         end_now = self._drain(soc0, self.load_w, ecl_s)
@@ -477,6 +488,8 @@ class PowerManager:
         self.level = level
 
     def _apply_shedding(self, t_ns: int) -> None:
+        if not self.level and not self.shed:
+            return  # nothing wanted shed, nothing shed: nothing to do
         want = set(self._shed_order[: self.level])
         for load in self._shed_order:
             idx = self._load_index[load]

@@ -3,12 +3,19 @@ polled each step into the latest readings the other components use.
 
 A reading is None while its device is failed; the device health is kept with
 it so fault detection and telemetry can report it.
+
+When the buses offer the `RegisterBatch` protocol, a step reads the registers
+of all the polled devices in a few batch calls (one per run of consecutive
+devices on the same bus, in polling order, so the chips see the very same
+sequence of transfers) and hands each device its words; a device whose batch
+words include an error is polled the normal way instead (retries, health).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from flight.drivers.base import Device, DriverError, Health
 from flight.drivers.ina226 import Ina226, Ina226Reading
@@ -17,7 +24,7 @@ from flight.drivers.payload_ctrl import PayloadCtrl, PayloadTelemetry
 from flight.drivers.tca9534 import Tca9534
 from flight.drivers.tmp117 import Tmp117
 from flight.hardware import ChipKind, HardwareConfig
-from flight.interfaces import Bus
+from flight.interfaces import Bus, RegisterBatch
 
 
 @dataclass
@@ -33,6 +40,33 @@ class Readings:
 
     def rail(self, name: str) -> Ina226Reading | None:
         return self.rails.get(name)
+
+
+_Polled = tuple[Device[Any], Callable[[Readings, Any], None]]  # a polled device, where its reading goes
+
+
+def _set_rail(key: str) -> Callable[[Readings, Any], None]:
+    return lambda r, v: r.rails.__setitem__(key, v)
+
+
+def _set_temp(node: str) -> Callable[[Readings, Any], None]:
+    return lambda r, v: r.temps_c.__setitem__(node, v)
+
+
+def _set_gauge(r: Readings, v: Any) -> None:
+    r.gauge = v
+
+
+def _set_payload(r: Readings, v: Any) -> None:
+    r.payload = v
+
+
+_Put = Callable[[Readings, Any], None]
+# One device in a plan step: (first op, end op, its poll_from or None, its poll, where its reading goes)
+_Part = tuple[int, int, Callable[[Sequence[int]], Any] | None, Callable[[], Any], _Put]
+# One plan step: a batch call on a bus (its ops, passed as the same tuple every step) over consecutive
+# devices, or (None, (), one device polled the normal way)
+_Step = tuple[RegisterBatch | None, tuple[tuple[int, int, int], ...], tuple[_Part, ...]]
 
 
 class SensorPoller:
@@ -65,6 +99,17 @@ class SensorPoller:
                 self.gpio[d.name] = Tca9534(bus, d.address, mask, name=d.name)
         self.readings = Readings()
         self.init_errors: list[str] = []
+        polled: list[_Polled] = [(d, _set_rail(k)) for k, d in self.ina.items()]
+        polled += [(d, _set_temp(k)) for k, d in self.tmp.items()]
+        if self.gauge is not None:
+            polled.append((self.gauge, _set_gauge))
+        if self.payload is not None:
+            polled.append((self.payload, _set_payload))
+        self._polled: tuple[_Polled, ...] = tuple(polled)  # step()'s order
+        self._batched = any(isinstance(d.bus, RegisterBatch) and d.poll_registers() for d, _ in polled)
+        self._polled_devices = [d for d, _ in polled]
+        self._plan_key: list[bool] | None = None  # which devices were FAILED when the plan was made
+        self._plan: tuple[_Step, ...] = ()
 
     @property
     def devices(self) -> list[Device[object]]:
@@ -87,14 +132,75 @@ class SensorPoller:
                 self.init_errors.append(str(exc))
         self.step(t_ns)
 
+    def _make_plan(self) -> tuple[_Step, ...]:
+        """The polled devices in order as batches (runs of consecutive batchable devices on one bus) and
+        single polls (a device not batchable, or FAILED)."""
+        plan: list[_Step] = []
+        run_bus: Any = None
+        ops: list[tuple[int, int, int]] = []
+        parts: list[_Part] = []
+
+        def close() -> None:
+            if parts:
+                plan.append((run_bus, tuple(ops), tuple(parts)))
+            ops.clear()
+            parts.clear()
+
+        for dev, put in self._polled:
+            regs = dev.poll_registers()
+            if dev.failed or not regs or not isinstance(dev.bus, RegisterBatch):
+                if not dev.failed:  # a FAILED device's poll() touches nothing: it does not split a run
+                    close()
+                plan.append((None, (), ((0, 0, None, dev.poll, put),)))
+                continue
+            if dev.bus is not run_bus:
+                close()
+                run_bus = dev.bus
+            start = len(ops)
+            ops.extend((dev.addr, reg, width) for reg, width in regs)
+            parts.append((start, len(ops), dev.poll_from, dev.poll, put))
+        close()
+        return tuple(plan)
+
     def step(self, t_ns: int) -> None:
         r = self.readings
         r.t_ns = t_ns
+        if self._batched:
+            self._step_batched(r)
+        else:
+            self._step_single(r)
+        for name, gpio in self.gpio.items():
+            r.gpio_outputs[name] = gpio.outputs if gpio.health != Health.FAILED else None
+
+    def _step_batched(self, r: Readings) -> None:
+        """step() through the plan: the same transfers in the same order as _step_single, the readings
+        stored in the same order."""
+        key = [d.failed for d in self._polled_devices]
+        if key != self._plan_key:
+            self._plan = self._make_plan()
+            self._plan_key = key
+        for bus, ops, parts in self._plan:
+            if bus is None:
+                for _, _, _, poll, put in parts:
+                    put(r, poll())
+                continue
+            words = bus.read_registers(ops)
+            if None in words:  # a device with an error is read the normal way, with its retries and accounting
+                for start, end, poll_from, poll, put in parts:
+                    got = words[start:end]
+                    put(r, poll() if None in got or poll_from is None else poll_from(got))  # type: ignore[arg-type]
+            else:
+                for start, end, poll_from, _, put in parts:
+                    put(r, poll_from(words[start:end]))  # type: ignore[arg-type,misc]
+        if self.gauge is None:
+            r.gauge = None
+        if self.payload is None:
+            r.payload = None
+
+    def _step_single(self, r: Readings) -> None:
         for key, ina in self.ina.items():
             r.rails[key] = ina.poll()
         for node, tmp in self.tmp.items():
             r.temps_c[node] = tmp.poll()
         r.gauge = self.gauge.poll() if self.gauge is not None else None
         r.payload = self.payload.poll() if self.payload is not None else None
-        for name, gpio in self.gpio.items():
-            r.gpio_outputs[name] = gpio.outputs if gpio.health != Health.FAILED else None

@@ -195,6 +195,9 @@ class ThermalControl:
         own = {name: (lo, hi) for name, lo, hi in self.config.own_limits_c}
         self._own_limits = own
         self.nodes = {n: _NodeWatch(k) for k, n in enumerate(hw.nodes)}
+        self._temp_keys = {n: f"temp:{n}" for n in hw.nodes}  # FDIR's validity names, made once
+        # per node: (name, watch, validity name, own survival limits or None)
+        self._watches = [(n, w, self._temp_keys[n], own.get(n)) for n, w in self.nodes.items()]
         self.switch_failures = 0
 
     # ------------------------------------------------------------------ life cycle
@@ -213,14 +216,33 @@ class ThermalControl:
             w.tripped = False
 
     def step(self, t_ns: int) -> None:
+        inhibited = self.inhibited
         for h in self.heaters.values():
-            if self.inhibited is not None and self.inhibited(h.spec.name):
+            if inhibited is not None and inhibited(h.spec.name):
                 h.state = HeaterState.OFF  # not ours to command while shed; bumpless when released
                 h.suspect_since_ns = None
                 continue
             self._heater(h, t_ns)
-        for node, w in self.nodes.items():
-            self._survival(node, w, t_ns)
+        temps = self.readings.temps_c
+        valid = self.valid
+        body: tuple[float, float] | None = None
+        for node, w, key, own in self._watches:
+            temp = temps.get(node)
+            if temp is not None and valid is not None and not valid(key):
+                temp = None
+            if temp is None:
+                w.since_ns = None  # skipped; a failed sensor is fault management's business
+                continue
+            if own is not None:
+                lo, hi = own
+            else:
+                if body is None:
+                    body = self.params["survival_min_c"], self.params["survival_max_c"]
+                lo, hi = body
+            if not w.tripped and lo <= temp <= hi:
+                w.since_ns = None  # the common case, as _survival_check would have it
+                continue
+            self._survival_check(node, w, t_ns, temp, lo, hi)
 
     # ------------------------------------------------------------------ queries
     def limits_c(self, node: str) -> tuple[float, float]:
@@ -242,8 +264,10 @@ class ThermalControl:
 
     def _temp(self, node: str) -> float | None:
         temp = self.readings.temps_c.get(node)
-        if temp is not None and self.valid is not None and not self.valid(f"temp:{node}"):
-            return None
+        if temp is not None and self.valid is not None:
+            key = self._temp_keys.get(node)
+            if not self.valid(key if key is not None else f"temp:{node}"):
+                return None
         return temp
 
     # ------------------------------------------------------------------ heaters
@@ -322,6 +346,9 @@ class ThermalControl:
             w.since_ns = None  # skipped; a failed sensor is fault management's business
             return
         lo, hi = self.limits_c(node)
+        self._survival_check(node, w, t_ns, temp, lo, hi)
+
+    def _survival_check(self, node: str, w: _NodeWatch, t_ns: int, temp: float, lo: float, hi: float) -> None:
         if w.tripped:
             if lo + self.config.survival_clear_c <= temp <= hi - self.config.survival_clear_c:
                 w.tripped = False

@@ -24,17 +24,23 @@ Retry and health semantics (per driver instance):
 - A wrong identity at `init()`/`reprobe()` raises `DeviceIdError` and marks
   the device FAILED (it is not the chip the driver was told about).
 
+Batched polling: a driver whose `read()` is nothing but a fixed list of register reads declares them
+(`poll_registers()`, with `POLL_OPERATIONS`, how many operations they are) and decodes their words in
+`reading_from()`, which `read()` itself uses. A poller can then read the registers of many devices in one
+`RegisterBatch` call and hand each device its words (`poll_from()`), accounted as `read()` would account
+them when every first attempt succeeds: one transfer per register, POLL_OPERATIONS clean operations.
+
 Plausibility of readings is not the driver's job; decoding is exact.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from flight.interfaces import Bus, BusError
 
@@ -98,6 +104,8 @@ class Device(ABC, Generic[R]):
     `_probe` (identity check), `_configure` (write the settings) and `read`."""
 
     CHIP = "device"
+    POLL_REGISTERS: ClassVar[tuple[tuple[int, int], ...]] = ()  # what read() reads: (register, width in octets)
+    POLL_OPERATIONS: ClassVar[int] = 0  # how many operations those reads are (a latched pair is one)
 
     def __init__(self, bus: Bus, addr: int, *, name: str | None = None, retries: int = 2,
                  fail_after: int = 3, degraded_window: int = 16) -> None:
@@ -170,9 +178,38 @@ class Device(ABC, Generic[R]):
             self.last_error = str(exc)
             return None
 
+    @property
+    def failed(self) -> bool:
+        """The device is marked FAILED (health FAILED)."""
+        return self._failed
+
     @abstractmethod
     def read(self) -> R:
         """The chip's main measurement(s) in engineering units."""
+
+    # ------------------------------------------------------------------ batched polling
+    def poll_registers(self) -> tuple[tuple[int, int], ...]:
+        """The registers `read()` reads, in its order, as (register, width in octets): read() is exactly these
+        reads (each a one-octet pointer write then the read, `POLL_OPERATIONS` operations) followed by
+        `reading_from` of their words. Empty when read() cannot be batched."""
+        return self.POLL_REGISTERS
+
+    def reading_from(self, words: Sequence[int]) -> R:
+        """`read()`'s result from the words of `poll_registers()`, in that order (read() decodes with this)."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare its poll registers")
+
+    def poll_from(self, words: Sequence[int]) -> R:
+        """`poll()` when the reads of `poll_registers()` were done elsewhere (a batch) and all succeeded at
+        the first attempt: accounted as read() accounts them (one transfer per word, `POLL_OPERATIONS` clean
+        operations), then decoded. Only for a device that is not FAILED; a batch with an error is not
+        handed over here (the caller falls back to `poll()`)."""
+        self._transfers += len(words)
+        if self.POLL_OPERATIONS:
+            self._consecutive = 0
+            n = self._ops_since_error + self.POLL_OPERATIONS
+            self._ops_since_error = n if n < self.degraded_window else max(self.degraded_window,
+                                                                            self._ops_since_error)
+        return self.reading_from(words)
 
     @abstractmethod
     def _probe(self) -> None:

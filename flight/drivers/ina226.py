@@ -7,6 +7,7 @@ current = Current_LSB signed; power = 25 x Current_LSB; CAL = 0.00512 / (Current
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -162,6 +163,8 @@ class Ina226(Device[Ina226Reading]):
     """
 
     CHIP = "INA226"
+    POLL_REGISTERS = tuple((reg, 2) for reg in _READ_REGS)
+    POLL_OPERATIONS = len(_READ_REGS)
 
     def __init__(self, bus: Bus, addr: int, shunt_ohm: float, max_current_a: float,
                  config: Ina226Config | None = None, *, name: str | None = None, retries: int = 2,
@@ -228,7 +231,11 @@ class Ina226(Device[Ina226Reading]):
 
     def read(self) -> Ina226Reading:
         """Bus voltage (0x02), shunt voltage (0x01), current (0x04) and power (0x03), scaled as above."""
-        bus, shunt, current, power = self._read16s(_READ_REGS)  # the four methods above, in one go
+        return self.reading_from(self._read16s(_READ_REGS))  # the four methods above, in one go
+
+    def reading_from(self, words: Sequence[int]) -> Ina226Reading:
+        """read() from the words of bus voltage, shunt voltage, current and power (`poll_registers()`)."""
+        bus, shunt, current, power = words
         return Ina226Reading(bus * BUS_LSB_V, (shunt - 0x10000 if shunt & 0x8000 else shunt) * SHUNT_LSB_V,
                              (current - 0x10000 if current & 0x8000 else current) * self.current_lsb_a,
                              power * self.power_lsb_w)

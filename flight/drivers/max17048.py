@@ -6,6 +6,7 @@ CRATE signed 0.208 %/h per LSB; VERSION 0x001x.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flight.drivers.base import Device, s16
@@ -43,6 +44,8 @@ class Max17048(Device[Max17048Reading]):
     """MAX17048 fuel gauge. Cell voltage is the average cell voltage the chip sees."""
 
     CHIP = "MAX17048"
+    POLL_REGISTERS = tuple((reg, 2) for reg in _READ_REGS)
+    POLL_OPERATIONS = len(_READ_REGS)
 
     def __init__(self, bus: Bus, addr: int = ADDRESS, *, name: str | None = None, retries: int = 2,
                  fail_after: int = 3, degraded_window: int = 16) -> None:
@@ -78,6 +81,10 @@ class Max17048(Device[Max17048Reading]):
 
     def read(self) -> Max17048Reading:
         """VCELL (0x02), SOC (0x04) and CRATE (0x16), scaled as above."""
-        vcell, soc, crate = self._read16s(_READ_REGS)  # the three methods above, in one go
+        return self.reading_from(self._read16s(_READ_REGS))  # the three methods above, in one go
+
+    def reading_from(self, words: Sequence[int]) -> Max17048Reading:
+        """read() from the words of VCELL, SOC and CRATE (`poll_registers()`)."""
+        vcell, soc, crate = words
         return Max17048Reading(vcell * VCELL_LSB_V, soc * SOC_LSB_PCT,
                                (crate - 0x10000 if crate & 0x8000 else crate) * CRATE_LSB_PCT_PER_H)

@@ -6,6 +6,7 @@ JOB_WORK and JOB_DONE in 10 ms units of accelerator time at full throughput.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
@@ -74,6 +75,9 @@ class PayloadCtrl(Device[PayloadTelemetry]):
     """The payload controller. Modes are 0..n (0 the lowest; the scenario names them)."""
 
     CHIP = "payload controller"
+    # read(): the six registers (one operation each), then JOB_DONE_HI/LO (one operation)
+    POLL_REGISTERS = (*((reg, 2) for reg in _READ_REGS), (REG_JOB_DONE_HI, 2), (REG_JOB_DONE_LO, 2))
+    POLL_OPERATIONS = len(_READ_REGS) + 1
 
     def __init__(self, bus: Bus, addr: int, *, name: str | None = None, retries: int = 2, fail_after: int = 3,
                  degraded_window: int = 16) -> None:
@@ -170,7 +174,16 @@ class PayloadCtrl(Device[PayloadTelemetry]):
 
     def read(self) -> PayloadTelemetry:
         """STATUS, MODE, POWER, DIE_TEMP, THROTTLE, THROUGHPUT and JOB_DONE, scaled as above."""
-        status, mode, power, die, throttle, throughput = self._read16s(_READ_REGS)  # the methods above
+        words = self._read16s(_READ_REGS)  # the methods above
+        done = self.job_done_units()
+        words.append(done >> 16)
+        words.append(done & 0xFFFF)
+        return self.reading_from(words)
+
+    def reading_from(self, words: Sequence[int]) -> PayloadTelemetry:
+        """read() from the words of STATUS, MODE, POWER, DIE_TEMP, THROTTLE, THROUGHPUT, JOB_DONE_HI and
+        JOB_DONE_LO (`poll_registers()`)."""
+        status, mode, power, die, throttle, throughput, done_hi, done_lo = words
         return PayloadTelemetry(_STATUS[status & 0x1F], mode, power * POWER_LSB_W,
                                 (die - 0x10000 if die & 0x8000 else die) * DIE_TEMP_LSB_C, throttle * PERMILLE,
-                                throughput * PERMILLE, self.job_done_s())
+                                throughput * PERMILLE, (done_hi << 16 | done_lo) * WORK_UNIT_S)

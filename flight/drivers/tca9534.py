@@ -6,6 +6,8 @@ Registers: 0x00 input port (ro), 0x01 output port, 0x02 polarity inversion, 0x03
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flight.drivers.base import Device
 from flight.interfaces import Bus
 
@@ -32,6 +34,8 @@ class Tca9534(Device[int]):
     """
 
     CHIP = "TCA9534"
+    POLL_REGISTERS = ((REG_INPUT, 1),)
+    POLL_OPERATIONS = 1
 
     def __init__(self, bus: Bus, addr: int, output_mask: int, initial_outputs: int | None = None, *,
                  name: str | None = None, retries: int = 2, fail_after: int = 3,
@@ -105,4 +109,8 @@ class Tca9534(Device[int]):
 
     def read(self) -> int:
         """Input port register (0x00)."""
-        return self.read_inputs()
+        return self.reading_from((self.read_inputs(),))
+
+    def reading_from(self, words: Sequence[int]) -> int:
+        """read() from the input port register's octet (`poll_registers()`)."""
+        return words[0]

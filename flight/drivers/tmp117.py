@@ -5,6 +5,7 @@ Scaling (datasheet): temperature signed, 7.8125 m°C/LSB; device ID register 0x0
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -91,6 +92,8 @@ class Tmp117(Device[float]):
     """TMP117 temperature sensor. `read()` returns the temperature in °C."""
 
     CHIP = "TMP117"
+    POLL_REGISTERS = ((REG_TEMP, 2),)
+    POLL_OPERATIONS = 1
 
     def __init__(self, bus: Bus, addr: int, config: Tmp117Config | None = None, *, name: str | None = None,
                  retries: int = 2, fail_after: int = 3, degraded_window: int = 16) -> None:
@@ -138,4 +141,8 @@ class Tmp117(Device[float]):
 
     def read(self) -> float:
         """Temperature (0x00) in °C, 7.8125 m°C/LSB."""
-        return self.temperature_c()
+        return self.reading_from((self._read16(REG_TEMP),))  # temperature_c()
+
+    def reading_from(self, words: Sequence[int]) -> float:
+        """read() from the word of the temperature register (`poll_registers()`)."""
+        return s16(words[0]) * TEMP_LSB_C

@@ -20,6 +20,11 @@ from flight.hardware import HardwareConfig
 from flight.sensors import Readings
 
 NS = 1_000_000_000
+_RUNNING = int(PayloadStatus.RUNNING)
+_DONE = int(PayloadStatus.DONE)
+_THROTTLED = int(PayloadStatus.THROTTLED)
+_SHUTDOWN = int(PayloadStatus.SHUTDOWN)
+_UNPOWERED = int(PayloadStatus.UNPOWERED)
 
 PacketSink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
 
@@ -98,6 +103,10 @@ class Housekeeping:
         self._seq: dict[int, int] = {}
         self.generated = 0
         self.switch_states: Callable[[], dict[str, bool]] = self._switches_from_gpio
+        # what step() needs per packet, made once: (packet, apid, clamper, period)
+        self._plan = [(p, p.apid, self._clampers[p.apid], self._period_ns[p.apid]) for p in self.packets]
+        # the default switch states written straight into the values: (field name, expander or None, pin)
+        self._gpio_switches = [(f"{ld.name}_on", ld.gpio, ld.pin) for ld in hw.loads]
 
     def reset(self, t_ns: int) -> None:
         self._next = {p.apid: t_ns for p in self.packets}
@@ -105,16 +114,20 @@ class Housekeeping:
 
     def step(self, t_ns: int) -> None:
         values: dict[str, Any] | None = None
-        for p in self.packets:
-            if t_ns < self._next[p.apid]:
+        nxt = self._next
+        seq = self._seq
+        for p, apid, clamp, period_ns in self._plan:
+            due = nxt[apid]
+            if t_ns < due:
                 continue
             if values is None:
                 values = self.values()
-            pkt = p.encode(self._clampers[p.apid](values), self._seq[p.apid], t_ns + self.cuc_offset_ns)
-            self._seq[p.apid] = (self._seq[p.apid] + 1) % 16384
-            self._next[p.apid] += self._period_ns[p.apid] * (1 + (t_ns - self._next[p.apid]) // self._period_ns[p.apid])
+            n = seq[apid]
+            pkt = p.encode(clamp(values), n, t_ns + self.cuc_offset_ns)
+            seq[apid] = (n + 1) % 16384
+            nxt[apid] = due + period_ns * (1 + (t_ns - due) // period_ns)
             self.generated += 1
-            self.sink(p.apid, t_ns, pkt)
+            self.sink(apid, t_ns, pkt)
 
     def _switches_from_gpio(self) -> dict[str, bool]:
         out = {}
@@ -129,28 +142,41 @@ class Housekeeping:
     def values(self) -> dict[str, Any]:
         """Every field value the readings give, by dictionary field name."""
         r = self.readings
+        rails = r.rails
         v: dict[str, Any] = {}
-        battery = r.rail("battery")
-        array = r.rail("array")
+        battery = rails.get("battery")
+        array = rails.get("array")
         bus_v = battery.bus_voltage_v if battery else next(
-            (x.bus_voltage_v for x in r.rails.values() if x is not None), 0.0)
+            (x.bus_voltage_v for x in rails.values() if x is not None), 0.0)
         v["bus_voltage_v"] = bus_v
         v["array_power_w"] = array.power_w if array else 0.0
         total = 0.0
         for rail_key, current_key, power_key in self._load_keys:
-            rail = r.rail(rail_key)
+            rail = rails.get(rail_key)
             if rail is not None:
                 v[current_key] = rail.current_a
                 v[power_key] = rail.power_w
                 total += rail.power_w
         v["load_power_total_w"] = total
         v["undervoltage"] = bus_v < self.undervoltage_v
-        switch_keys = self._switch_keys
-        for name, on in self.switch_states().items():
-            key = switch_keys.get(name)
-            if key is None:
-                key = switch_keys[name] = f"{name}_on"
-            v[key] = on
+        states = self.switch_states
+        if getattr(states, "__func__", None) is Housekeeping._switches_from_gpio and \
+                getattr(states, "__self__", None) is self:
+            # the default: what _switches_from_gpio() gives, without the dictionary in between
+            outputs = r.gpio_outputs
+            for key, gpio, pin in self._gpio_switches:
+                if gpio is None:
+                    v[key] = True
+                else:
+                    word = outputs.get(gpio)
+                    v[key] = bool(word is not None and word >> pin & 1)
+        else:
+            switch_keys = self._switch_keys
+            for name, on in states().items():
+                key = switch_keys.get(name)
+                if key is None:
+                    key = switch_keys[name] = f"{name}_on"
+                v[key] = on
         if battery is not None:
             v["battery_voltage_v"] = battery.bus_voltage_v
             v["battery_current_a"] = battery.current_a
@@ -173,10 +199,11 @@ class Housekeeping:
             v["die_temp_c"] = pl.die_temp_c
             v["throttle_pct"] = 100 * pl.throttle
             v["throughput_pct"] = 100 * pl.throughput
-            v["running"] = PayloadStatus.RUNNING in pl.status
-            v["done"] = PayloadStatus.DONE in pl.status
-            v["throttled"] = PayloadStatus.THROTTLED in pl.status
-            v["shutdown"] = PayloadStatus.SHUTDOWN in pl.status
-            v["unpowered"] = PayloadStatus.UNPOWERED in pl.status
+            status = int(pl.status)  # the flags tested on the plain integer (single bits: same as `in`)
+            v["running"] = status & _RUNNING == _RUNNING
+            v["done"] = status & _DONE == _DONE
+            v["throttled"] = status & _THROTTLED == _THROTTLED
+            v["shutdown"] = status & _SHUTDOWN == _SHUTDOWN
+            v["unpowered"] = status & _UNPOWERED == _UNPOWERED
             v["job_done_s"] = pl.job_done_s
         return v
