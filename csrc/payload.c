@@ -73,7 +73,9 @@ void sk_payload_step(sk_plant *p, double dt)
     s->payload_power_w = w;
     s->payload_die_c = s->node_temp_k[pc->node] - 273.15 + pc->junction_k_per_w * w;
     int stuck = s->fault_payload_stuck_max != 0.0;
-    s->payload_throttle = !stuck && p->payload_cmd_w > 0.0 && w < p->payload_cmd_w ? w / p->payload_cmd_w : 1.0;
+    /* throttled: drawing measurably less than the mode asks (not a rounding difference) */
+    s->payload_throttle = !stuck && p->payload_cmd_w > 0.0 && w < p->payload_cmd_w * (1.0 - 1e-9)
+                              ? w / p->payload_cmd_w : 1.0;
     if (!stuck && s->payload_die_c >= pc->shutdown_c) {
         p->payload_latched_off = 1;
         s->payload_shutdown = 1.0;

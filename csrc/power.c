@@ -174,7 +174,14 @@ void sk_power_step(sk_plant *p, double dt, const double sun_b[3], int sunlit)
     if (net > 0.0) {
         used = avail;
         double supplied = avail + v * i;
-        if (supplied < load) load = supplied;   /* brown-out: the loads get what exists */
+        if (supplied < load - 1e-6 * (1.0 + load)) {
+            /* brown-out (beyond rounding): the loads get what exists, in proportion */
+            double f = load > 0.0 ? supplied / load : 0.0;
+            for (int k = 0; k < c->n_loads; k++) s->load_power_w[k] *= f;
+            heater_w *= f;
+            payload_w *= f;
+            load = supplied;
+        }
     } else {
         /* surplus: charge at constant power within current and voltage limits */
         double surplus = -net, ic = 0.0;

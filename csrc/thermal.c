@@ -130,8 +130,11 @@ void sk_thermal_step(sk_plant *p, double dt, const double sun_b[3], const double
     for (int k = 0; k < c->n_loads; k++)
         if (c->loads[k].node >= 0) q[c->loads[k].node] += s->load_power_w[k];
     if (c->battery.node >= 0) q[c->battery.node] += p->battery_heat_w;
+    /* the electric power the bus takes leaves the panels; what MPPT leaves on the array
+     * (a full or charge-limited battery) stays in it as heat */
+    double harvest = s->array_available_w > 0.0 ? s->array_used_w / s->array_available_w : 0.0;
     for (int k = 0; k < c->n_panels; k++)
-        if (c->panels[k].node >= 0) q[c->panels[k].node] -= s->panel_power_w[k];
+        if (c->panels[k].node >= 0) q[c->panels[k].node] -= s->panel_power_w[k] * harvest;
 
     if (dt != p->th_last_dt) {
         double want = ceil(dt / p->thermal_dt_max_s);

@@ -107,8 +107,8 @@ def _chunks_from_socket(url: str, idle_timeout: float | None) -> Iterator[bytes]
         while True:
             try:
                 data = sock.recv(1 << 16)
-            except TimeoutError:
-                return
+            except (TimeoutError, OSError):
+                return  # silence past the idle timeout, or the peer reset the link: end of stream
             if not data:
                 return
             yield data
@@ -119,11 +119,14 @@ def _chunks_from_socket(url: str, idle_timeout: float | None) -> Iterator[bytes]
 
 
 class _Writer:
-    def __init__(self, mode: str, out: IO[str], csv_dir: Path | None) -> None:
+    def __init__(self, mode: str, out: IO[str], csv_dir: Path | None,
+                 columns: dict[int, list[str]] | None = None) -> None:
         self.mode = mode
         self.out = out
         self.csv_dir = csv_dir
+        self.columns = columns or {}  # APID -> field names, from the dictionary
         self._csv: dict[str, tuple[IO[str], Any]] = {}
+        self._cols: dict[str, list[str]] = {}
         self._header_done = False
 
     def write(self, r: Record) -> None:
@@ -145,9 +148,13 @@ class _Writer:
         if key not in self._csv:
             f = (self.csv_dir / f"{key}.csv").open("w", newline="", encoding="utf-8")
             w = csv.writer(f)
-            w.writerow(["apid", "seq", "time", *r.fields.keys()])
+            columns = self.columns.get(r.apid, [])
+            w.writerow(["apid", "seq", "time", *columns])
             self._csv[key] = (f, w)
-        self._csv[key][1].writerow([r.apid, r.seq, "" if r.time is None else r.time, *r.fields.values()])
+            self._cols[key] = columns
+        # an undecodable packet of a known kind gets empty cells, so the columns stay aligned
+        cells = [r.fields.get(c, "") for c in self._cols[key]]
+        self._csv[key][1].writerow([r.apid, r.seq, "" if r.time is None else r.time, *cells])
 
     def close(self) -> None:
         for f, _ in self._csv.values():
@@ -190,6 +197,8 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[bytes] 
 
     if (args.input is None) == (args.port is None):
         raise UsageError("give an input file (or - for standard input) or --port URL, not both")
+    if args.idle_timeout is not None and not args.idle_timeout > 0:
+        raise UsageError(f"--idle-timeout must be > 0 seconds, got {args.idle_timeout}")
     if args.frame_length is not None and not 13 <= args.frame_length <= 65536:
         raise UsageError(f"--frame-length {args.frame_length} outside 13..65536")
     fmt = InputFormat(args.format)
@@ -236,10 +245,12 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[bytes] 
             else:
                 err.write("skyrack decode: could not detect the channel; assuming frame length "
                           f"{frame_length or 1115}, {'randomized' if randomized else 'not randomized'}\n")
-        dec = StreamDecoder(load_dictionary(), fmt, frame_length or 1115, bool(randomized),
+        dictionary = load_dictionary()
+        dec = StreamDecoder(dictionary, fmt, frame_length or 1115, bool(randomized),
                             set(args.apid) if args.apid else None)
+        columns = {p.apid: [f.name for f in p.fields if f.type.name != "SPARE"] for p in dictionary.packets}
         writer = None if args.stats else _Writer("json" if args.json else "csv" if csv_dir else "table", out,
-                                                 csv_dir)
+                                                 csv_dir, columns)
         try:
             for chunk in _prepend(head, chunks):
                 for r in dec.feed(chunk):

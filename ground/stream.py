@@ -38,9 +38,13 @@ class ApidStats:
 
     packets: int = 0
     _seen: list[tuple[float, int, int]] = field(default_factory=list, repr=False)  # (time, arrival, seq)
+    _last_time: float = field(default=0.0, repr=False)
 
     def see(self, seq: int, time_s: float | None) -> None:
-        self._seen.append((time_s if time_s is not None else float(self.packets), self.packets, seq))
+        # a packet without a time (unknown APID, or undecodable) sorts with the one that arrived before it
+        if time_s is not None:
+            self._last_time = time_s
+        self._seen.append((self._last_time, self.packets, seq))
         self.packets += 1
 
     def gaps(self) -> tuple[int, int]:

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         if not speed > 0:
             err.write(f"skyrack run: --speed takes max, realtime or a positive factor, got {args.speed!r}\n")
             return 2
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        err.write(f"skyrack run: --seed must be in 0 .. 2**63 - 1, got {args.seed}\n")
+        return 2
     try:
         scenario = load(args.scenario)
     except ScenarioError as exc:

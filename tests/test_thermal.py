@@ -110,7 +110,8 @@ def test_gpu_node_substep_ten_seconds_tracks_one_second() -> None:
         assert sign_changes(b) < 20, name
         # orbit means agree; instantaneous values within the shift of a 10 s eclipse edge
         assert abs(a[last_orbit].mean() - b[last_orbit].mean()) < 0.1, name
-        assert np.abs(a - b).max() < (2.5 if name == "node_temp_k[array]" else 0.2), name
+        # the array swings by kilowatts at each eclipse edge, which a 10 s substep places up to 10 s late
+        assert np.abs(a - b).max() < (3.5 if name == "node_temp_k[array]" else 0.2), name
 
 
 @pytest.mark.parametrize("temp_c,flux_w_m2", [(0, 284), (20, 377), (40, 491), (60, 629), (80, 794)])

@@ -48,6 +48,7 @@ struct skl_deframer {
     uint8_t *vcids;
     size_t n_out, rec_cap, vcid_cap;
     skl_stats st;
+    int rejected;           /* the last continue_partial dropped a header that was not a packet's */
 };
 
 static void make_pn(uint8_t pn[255])
@@ -161,6 +162,7 @@ static size_t continue_partial(skl_deframer *d, int vcid, const uint8_t *src, si
     vc_state *s = &d->vc[vcid];
     size_t used = 0;
     *rc = SKL_OK;
+    d->rejected = 0;
     if (s->len < 6) {
         size_t take = 6 - s->len < n ? 6 - s->len : n;
         memcpy(s->buf + s->len, src, take);
@@ -171,6 +173,7 @@ static size_t continue_partial(skl_deframer *d, int vcid, const uint8_t *src, si
             d->st.bad_packets++;   /* not a packet header */
             s->active = 0;
             s->len = 0;
+            d->rejected = 1;
             return used;
         }
     }
@@ -211,7 +214,7 @@ static int packets_from_field(skl_deframer *d, int vcid, const uint8_t *f, size_
             /* a new packet starts before the unfinished one is whole */
             d->st.bad_packets++;
             drop_partial(d, s);
-        } else if (!s->active && used < lead) {
+        } else if (!s->active && used < lead && !d->rejected) {
             /* the unfinished packet ended before the first header pointer */
             d->st.bad_packets++;
         }

@@ -142,6 +142,8 @@ class FieldDef:
         unit = f" {self.unit}" if self.unit else ""
         if isinstance(value, float) and not math.isfinite(value):
             raise EncodeError(f"{where}: {value}{unit} is not finite")
+        if isinstance(value, int) and abs(value) > 1 << 1000:
+            raise EncodeError(f"{where}: {value}{unit} is outside any encodable range")
         if cal.kind == CalKind.NONE:
             if isinstance(value, float):
                 if not value.is_integer():
@@ -150,7 +152,9 @@ class FieldDef:
             raw = value
         elif cal.kind == CalKind.LINEAR:
             a, b = cal.coefficients
-            raw = round((float(value) - b) / a)
+            scaled = (float(value) - b) / a if abs(value) < 1e300 else math.inf
+            # beyond any raw range: one past the top (or bottom), so the range check below says so
+            raw = round(scaled) if math.isfinite(scaled) else (self.raw_max + 1 if scaled > 0 else self.raw_min - 1)
         else:
             inv = cal.poly_inverse(float(value), self.raw_min, self.raw_max)
             raw = self.raw_min - 1 if inv is None else inv

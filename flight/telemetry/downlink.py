@@ -2,11 +2,12 @@
 sees the spacecraft, within the contact's bit rate.
 
 Routing: a packet made during a contact goes out on the real-time virtual
-channel; a packet made outside contacts goes to the store and is played back
-on the playback channel during later contacts, oldest first. A stored packet
-is released from the store only once its last octet has been framed and
-handed to the radio. Each step sends at most what the link carries in one
-step period (whole CADUs), real-time first.
+channel (what the pass cannot carry goes to the store at LOS); a packet made
+outside contacts goes to the store and is played back on the playback
+channel during later contacts, oldest first. A stored packet is released
+from the store only once its last octet has been framed and handed to the
+radio. Each step sends at most what the link carries in one step period
+(whole CADUs), real-time first. Store errors are counted, never fatal.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from flight.ccsds.tm_frame import TmFrameConfig, TmFramer, cadu
 from flight.interfaces import Radio
+from flight.telemetry.store import StoreError
 
 
 class StoredItem(Protocol):
@@ -56,6 +58,9 @@ class Downlink:
         self.packets_realtime = 0
         self.packets_stored = 0
         self.packets_played_back = 0
+        self.store_errors = 0
+        self._realtime: deque[tuple[int, int, bytes]] = deque()  # made in a contact, not yet framed
+        self._release_due: int | None = None
 
     def reset(self, t_ns: int) -> None:
         self._carry_bits = 0.0
@@ -63,15 +68,30 @@ class Downlink:
     def on_packet(self, tag: int, t_ns: int, packet: bytes) -> None:
         """A new packet from a producer (tag: its APID)."""
         if self.radio.in_contact():
-            self.framer.push(self.realtime_vc, packet)
+            self._realtime.append((tag, t_ns, packet))
             self.packets_realtime += 1
         else:
-            self.store.append(packet, t_ns, tag)
+            self._store(tag, t_ns, packet)
+
+    def _store(self, tag: int, t_ns: int, packet: bytes) -> None:
+        try:
+            seq = self.store.append(packet, t_ns, tag)
+        except (StoreError, ValueError):
+            self.store_errors += 1  # counted: the store says why in its own counters
+            return
+        if seq is not None:
             self.packets_stored += 1
 
     def step(self, t_ns: int) -> None:
+        if self._release_due is not None:
+            self._release(self._release_due)
         if not self.radio.in_contact():
             self._carry_bits = 0.0
+            # real-time packets the pass did not carry go to the store rather than wait in memory
+            while self._realtime:
+                tag, t, pkt = self._realtime.popleft()
+                self.packets_realtime -= 1
+                self._store(tag, t, pkt)
             return
         self._carry_bits += self.radio.downlink_bps() * self.period_ns * 1e-9
         frame_bits = 8 * self.config.cadu_length
@@ -79,6 +99,8 @@ class Downlink:
         self._carry_bits -= frames * frame_bits
         field = self.config.data_field_len
         for _ in range(frames):
+            while self._realtime and self.framer.pending(self.realtime_vc) < field:
+                self.framer.push(self.realtime_vc, self._realtime.popleft()[2])
             if self.framer.pending(self.realtime_vc):
                 self._send(self.framer.frame(self.realtime_vc))
                 continue
@@ -91,11 +113,14 @@ class Downlink:
             self._account_framed(before - self.framer.pending(self.playback_vc))
 
     def _refill(self, want: int) -> None:
-        """Push stored packets onto the playback VC until `want` octets are queued."""
+        """Push stored packets newer than those already in flight onto the playback VC until
+        `want` octets are queued (selected by store sequence number, so records the store
+        dropped or skipped meanwhile cannot shift the selection)."""
         got = 0
-        skip = len(self._in_flight)
-        items = self.store.peek(skip + 64)[skip:]
-        for it in items:
+        last = self._in_flight[-1][0] if self._in_flight else -1
+        for it in self.store.peek(len(self._in_flight) + 64):
+            if it.seq <= last:
+                continue
             self.framer.push(self.playback_vc, it.data)
             self._in_flight.append((it.seq, len(it.data)))
             got += len(it.data)
@@ -112,7 +137,15 @@ class Downlink:
             released = seq
             self.packets_played_back += 1
         if released is not None:
-            self.store.release(released)
+            self._release(released)
+
+    def _release(self, seq: int) -> None:
+        try:
+            self.store.release(seq)
+            self._release_due = None
+        except StoreError:
+            self.store_errors += 1
+            self._release_due = seq  # the checkpoint could not be written: try again next step
 
     def _send(self, frame: bytes) -> None:
         self.radio.send(cadu(frame, self.config))

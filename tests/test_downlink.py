@@ -1,0 +1,106 @@
+"""Downlink against the packet store: selection by sequence number, store failures, LOS."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+from flight.ccsds.deframer import Deframer
+from flight.ccsds.spacepacket import encode_packet
+from flight.ccsds.tm_frame import TmFrameConfig
+from flight.telemetry.downlink import Downlink
+from flight.telemetry.store import FsyncPolicy, OsFileSystem, PacketStore, StoreConfig
+
+NS = 1_000_000_000
+
+
+class FakeRadio:
+    def __init__(self) -> None:
+        self.contact = False
+        self.sent: list[bytes] = []
+
+    def in_contact(self) -> bool:
+        return self.contact
+
+    def downlink_bps(self) -> float:
+        return 8 * 1119.0  # one CADU per one-second step
+
+    def send(self, frame: bytes) -> None:
+        self.sent.append(frame)
+
+    def receive(self) -> list[bytes]:
+        return []
+
+
+def packet(i: int) -> bytes:
+    return encode_packet(100, i % 16384, i.to_bytes(4, "big") * 50)  # 206 octets
+
+
+def ground(sent: list[bytes]) -> list[int]:
+    d = Deframer()
+    got = [p for f in sent for _, p in d.feed(f)]
+    return [int.from_bytes(p[6:10], "big") for p in got if ((p[0] & 7) << 8 | p[1]) == 100]
+
+
+def test_records_dropped_while_in_flight_do_not_hide_later_ones(tmp_path: Path) -> None:
+    r = FakeRadio()
+    st = PacketStore(tmp_path, StoreConfig(segment_bytes=4000, capacity_bytes=8000, fsync=FsyncPolicy.NEVER))
+    dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
+    for i in range(20):
+        dl.on_packet(100, i, packet(i))
+    r.contact = True
+    dl.step(0)  # one frame: packets 0..3 framed, packet 4 in flight
+    r.contact = False
+    for i in range(20, 60):
+        dl.on_packet(100, i, packet(i))  # the full store drops its oldest segments
+    dropped = st.stats.dropped_records
+    assert dropped > 0
+    first_left = st.peek(1)[0].seq
+    r.contact = True
+    for t in range(1, 60):
+        dl.step(t * NS)
+    got = ground(r.sent)
+    # everything the store still held when the contact resumed reaches the ground, in order
+    assert got[-(60 - first_left):] == list(range(first_left, 60))
+    assert st.stats.pending == 0
+
+
+def test_store_errors_are_counted_not_raised(tmp_path: Path) -> None:
+    class FullFS(OsFileSystem):
+        full = False
+
+        def write(self, handle: int, data: bytes) -> None:
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().write(handle, data)
+
+    fs = FullFS()
+    st = PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.NEVER), fs=fs)
+    r = FakeRadio()
+    dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
+    dl.on_packet(100, 0, packet(0))
+    fs.full = True
+    dl.on_packet(100, 1, packet(1))
+    assert dl.store_errors == 1 and dl.packets_stored == 1
+    fs.full = False
+    r.contact = True
+    for t in range(3):
+        dl.step(t * NS)
+    assert ground(r.sent) == [0]
+
+
+def test_realtime_packets_left_at_los_go_to_the_store(tmp_path: Path) -> None:
+    r = FakeRadio()
+    st = PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.NEVER))
+    dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
+    r.contact = True
+    for i in range(30):  # 30 x 206 octets: more than one frame a second carries
+        dl.on_packet(100, i, packet(i))
+    dl.step(0)
+    r.contact = False
+    dl.step(NS)
+    assert st.stats.pending > 0
+    r.contact = True
+    for t in range(2, 20):
+        dl.step(t * NS)
+    assert sorted(ground(r.sent)) == list(range(30))
