@@ -9,6 +9,7 @@ configuration from the scenario and wires the components together.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,6 +223,8 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
       every-N syncing guards against power loss on a board.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    # a run is a new mission: a previous run's store in the same directory is not this spacecraft's
+    shutil.rmtree(out_dir / "store", ignore_errors=True)
     capture_path = out_dir / "downlink.cadu"
     capture: IO[bytes] = capture_path.open("wb")
     delivered = [0, 0]  # frames, octets

@@ -74,3 +74,9 @@ def test_summary_file_and_cli(result: tuple[dict[str, object], Path], tmp_path: 
     rc = main(["run", "no-such-scenario", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert rc == 2 and "no such scenario" in err and "Traceback" not in err
+
+
+def test_a_second_run_in_the_same_directory_starts_a_fresh_store(tmp_path: Path) -> None:
+    first = run(load("gpu-node"), 600.0, tmp_path).summary
+    second = run(load("gpu-node"), 600.0, tmp_path).summary
+    assert first["packets_stored"] == second["packets_stored"] == first["packets_generated"]
