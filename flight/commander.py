@@ -29,6 +29,10 @@ class ModeCommander:
     def reset(self, t_ns: int) -> None:
         pass
 
+    def set_target(self, target: Mode) -> None:
+        """The operator's mode (a telecommand): the commander steps up no further than this."""
+        self.target = target
+
     def step(self, t_ns: int) -> None:
         m = self.modes
         if m.mode >= self.target or t_ns - m.since_ns < self.dwell_ns:

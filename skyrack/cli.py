@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description=plot.__doc__)
     plot.add_arguments(pl)
     pl.set_defaults(func=plot.run)
+    from skyrack import cmd_cli
+
+    cm = sub.add_parser("cmd", help="build a signed telecommand (CLTU) from the command dictionary",
+                        description=cmd_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd_cli.add_arguments(cm)
+    cm.set_defaults(func=cmd_cli.run)
     return parser
 
 

@@ -9,6 +9,8 @@ configuration from the scenario and wires the components together.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -21,10 +23,13 @@ from emulator import Emulator
 from emulator.faults import Fault
 from emulator.radio import Delivered
 from emulator.scenario import Chip, LoadKind, Scenario, Source
+from flight.ccsds.farm import Farm
+from flight.ccsds.keystore import load_key_file
+from flight.ccsds.sdls import Algorithm, SaParams, SdlsEndpoint, SecurityAssociation
 from flight.ccsds.tm_frame import TmFrameConfig
 from flight.clock import SimClock, stopwatch_ns
 from flight.commander import ModeCommander
-from flight.dictionary import load_dictionary
+from flight.dictionary import load_commands, load_dictionary
 from flight.events import EventReporter
 from flight.executive import Executive, RateGroup
 from flight.fdir import FaultDetection
@@ -40,6 +45,7 @@ from flight.telemetry.downlink import Downlink
 from flight.telemetry.hk import Housekeeping
 from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig
 from flight.thermal import ThermalControl
+from flight.uplink import Uplink
 
 NS = 1_000_000_000
 SPACECRAFT_ID = 0x2A5
@@ -153,7 +159,8 @@ class FlightStack:
     """The flight software of one boot: components, executive and store.
     `kill()` drops it the way a crash would (nothing flushed or closed)."""
 
-    def __init__(self, emu: Emulator, hw: HardwareConfig, out_dir: Path, fsync: FsyncPolicy, t_ns: int) -> None:
+    def __init__(self, emu: Emulator, hw: HardwareConfig, out_dir: Path, fsync: FsyncPolicy, t_ns: int,
+                 key_path: Path | None = None) -> None:
         sc = emu.scenario
         dictionary = load_dictionary()
         offset = cuc_offset_ns(sc.epoch)
@@ -184,7 +191,13 @@ class FlightStack:
         self.hk = Housekeeping(dictionary, hw, s.readings, self.downlink.on_packet,
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
                                cuc_offset_ns=offset)
-        components += [self.commander, self.hk, self.downlink]
+        keys = load_key_file(key_path if key_path is not None else out_dir / KEY_FILE)
+        sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID)
+        sdls = SdlsEndpoint(keys, [sa])
+        self.uplink = Uplink(emu.radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
+                             self.modes, self.switches, self.params, sdls=sdls, cuc_offset_ns=offset,
+                             on_mode_command=self.commander.set_target)
+        components += [self.uplink, self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)
         self.modes.reset(t_ns)
@@ -206,18 +219,35 @@ class FlightStack:
 
 
 STEP_NS = NS
+KEY_FILE = Path("keys") / "uplink.key"
+UPLINK_SPI = 1
+UPLINK_KEY_ID = 1
+
+
+def write_uplink_key(path: Path) -> None:
+    """A fresh uplink key for this run, readable by its owner only (the ground signs with the same file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"# skyrack SDLS keys: mode 0600, owner only\n[[key]]\nid = {UPLINK_KEY_ID}\n"
+                f'key = "{secrets.token_hex(32)}"\n')
+    os.chmod(path, 0o600)
 
 
 def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None = None,
         progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.ON_ROLL,
         restarts: tuple[tuple[float, int], ...] = (), faults: tuple[tuple[float, Fault], ...] = (),
-        speed: float | None = None) -> RunResult:
+        speed: float | None = None, key_path: Path | None = None,
+        uplinks: tuple[tuple[float, bytes], ...] = ()) -> RunResult:
     """Run the closed loop.
 
     restarts: (time s, torn bytes) at which the flight process is killed (optionally mid-write)
       and started again on the same store.
     faults: (time s, fault) injected into the emulator.
     speed: None runs as fast as possible; a factor paces simulated time to wall time (1.0 = real time).
+    key_path: the uplink key file (default: a fresh key written to DIR/keys/uplink.key, mode 0600,
+      which `skyrack cmd --key` signs with).
+    uplinks: (time s, CLTU) the ground transmits; a CLTU reaches the spacecraft in the next contact.
     fsync: the store's policy. A simulated run defaults to syncing on segment roll: a killed
       process loses nothing either way (the store writes straight to the OS); per-record or
       every-N syncing guards against power loss on a board.
@@ -225,6 +255,9 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     # a run is a new mission: a previous run's store in the same directory is not this spacecraft's
     shutil.rmtree(out_dir / "store", ignore_errors=True)
+    if key_path is None:
+        key_path = out_dir / KEY_FILE
+        write_uplink_key(key_path)
     capture_path = out_dir / "downlink.cadu"
     capture: IO[bytes] = capture_path.open("wb")
     delivered = [0, 0]  # frames, octets
@@ -241,8 +274,9 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     for at_s, fault in faults:
         emu.inject(fault, at_ns=round(at_s * NS))
     clock = SimClock(0)
-    fs = FlightStack(emu, hw, out_dir, fsync, 0)
+    fs = FlightStack(emu, hw, out_dir, fsync, 0, key_path)
     boots = [fs]
+    pending_uplinks = sorted((round(t * NS), c) for t, c in uplinks)
     pending_restarts = sorted((round(t * NS), torn) for t, torn in restarts)
     tr = _Tracker(max_temp_k={n.name: 0.0 for n in sc.nodes})
     end_ns = int(duration_s * NS)
@@ -258,8 +292,10 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                 _, torn = pending_restarts.pop(0)
                 fs.kill(torn)
                 timeline.append((t, f"flight software killed{' mid-write' if torn else ''}, restarted"))
-                fs = FlightStack(emu, hw, out_dir, fsync, t)
+                fs = FlightStack(emu, hw, out_dir, fsync, t, key_path)
                 boots.append(fs)
+            while pending_uplinks and pending_uplinks[0][0] <= t:
+                emu.radio.uplink(pending_uplinks.pop(0)[1])
             emu.advance(t - emu.t_ns)
             clock.set(t)
             if speed is not None:

@@ -80,3 +80,23 @@ def test_a_second_run_in_the_same_directory_starts_a_fresh_store(tmp_path: Path)
     first = run(load("gpu-node"), 600.0, tmp_path).summary
     second = run(load("gpu-node"), 600.0, tmp_path).summary
     assert first["packets_stored"] == second["packets_stored"] == first["packets_generated"]
+
+
+def test_a_signed_command_uplinked_in_a_contact_executes(tmp_path: Path) -> None:
+    from flight.ccsds.keystore import load_key_file
+    from flight.dictionary import load_commands
+    from ground.command import build
+    from skyrack.sil import write_uplink_key
+
+    key = tmp_path / "uplink.key"
+    write_uplink_key(key)
+    good = build(load_commands(), "set_mode", {"mode": "STANDBY"}, load_key_file(key)).cltu
+    write_uplink_key(tmp_path / "other.key")
+    forged = build(load_commands(), "set_mode", {"mode": "SAFE"}, load_key_file(tmp_path / "other.key"), sn=2).cltu
+    res = run(load("gpu-node"), 1700.0, tmp_path / "run", key_path=key, uplinks=((100.0, forged), (110.0, good)))
+    s = res.summary
+    # the forged command was rejected (never SAFE); the signed one took the spacecraft to STANDBY in the pass
+    assert s["safe_mode_entries"] == 0 and s["events"].get("TC_REJECTED", 0) == 1
+    assert s["mode_time_s"]["STANDBY"] > 150  # from the pass (1525 s) to the end: the operator's mode holds
+    log = (tmp_path / "run" / "timeline.log").read_text()
+    assert "TC_REJECTED" in log and "MODE_CHANGE INFO (2, 1)" in log

@@ -3,6 +3,19 @@
 and decode whole space packets, one at a time or in bulk, and export to JSON."""
 
 from flight.dictionary.calibration import Calibration, CalKind
+from flight.dictionary.commands import (
+    ArgDef,
+    ArgType,
+    CommandDef,
+    CommandDictionary,
+    CommandError,
+    DecodedCommand,
+    FailureCode,
+    ReportDef,
+    RequestId,
+    load_commands,
+    loads_commands,
+)
 from flight.dictionary.dictionary import Dictionary, load_dictionary, loads_dictionary
 from flight.dictionary.errors import DictionaryError, EncodeError, UnknownPacketError
 from flight.dictionary.fields import FieldDef, FieldType
@@ -10,7 +23,8 @@ from flight.dictionary.limits import LimitLevel, Limits, LimitSide, LimitViolati
 from flight.dictionary.packet import DecodedPacket, PacketDef, PacketKind
 
 __all__ = [
-    "CalKind", "Calibration", "DecodedPacket", "Dictionary", "DictionaryError", "EncodeError", "FieldDef",
-    "FieldType", "LimitLevel", "LimitSide", "LimitViolation", "Limits", "PacketDef", "PacketKind",
-    "UnknownPacketError", "load_dictionary", "loads_dictionary",
+    "ArgDef", "ArgType", "CalKind", "Calibration", "CommandDef", "CommandDictionary", "CommandError",
+    "DecodedCommand", "DecodedPacket", "Dictionary", "DictionaryError", "EncodeError", "FailureCode", "FieldDef",
+    "FieldType", "LimitLevel", "LimitSide", "LimitViolation", "Limits", "PacketDef", "PacketKind", "ReportDef",
+    "RequestId", "UnknownPacketError", "load_commands", "load_dictionary", "loads_commands", "loads_dictionary",
 ]
