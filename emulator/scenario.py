@@ -217,6 +217,15 @@ class Device:
 
 
 @dataclass(frozen=True)
+class PlannedCommand:
+    """A telecommand the ground transmits at at_s (it reaches the spacecraft in the next contact)."""
+
+    at_s: float
+    name: str
+    args: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -238,6 +247,8 @@ class Scenario:
     payload: Payload | None
     devices: tuple[Device, ...]
     flight_parameters: tuple[tuple[str, float], ...] = ()  # overrides of the flight parameter table
+    authenticate: bool = True  # uplink authentication; off only by an explicit setting
+    command_plan: tuple[PlannedCommand, ...] = ()
     source: str = field(default="<memory>", compare=False)
 
     def node_index(self, name: str) -> int:
@@ -455,10 +466,12 @@ def _check_thermal_stiffness(nodes: list[ThermalNode], surfaces: list[Surface], 
                 f"against its couplings is below {MIN_TIME_CONSTANT_S} s; raise it or merge the node")
 
 
-def _flight(t: TomlTable) -> tuple[tuple[str, float], ...]:
-    """[flight.parameters]: values for the flight software's parameter table, checked against it."""
+def _flight(t: TomlTable) -> tuple[tuple[tuple[str, float], ...], bool]:
+    """[flight]: `authenticate` (default true) and [flight.parameters], values for the flight
+    software's parameter table, checked against it."""
     from flight.params import DEFAULTS
 
+    authenticate = t.bool_("authenticate", True)
     defs = {d.name: d for d in DEFAULTS}
     pt = t.table("parameters")
     out = []
@@ -469,7 +482,29 @@ def _flight(t: TomlTable) -> tuple[tuple[str, float], ...]:
         out.append((name, pt.num(name, lo=d.lo, hi=d.hi)))
     pt.done()
     t.done()
-    return tuple(out)
+    return tuple(out), authenticate
+
+
+def _command_plan(top: TomlTable) -> tuple[PlannedCommand, ...]:
+    """[[command]]: telecommands the ground uplinks during contacts, checked against the command dictionary."""
+    from flight.dictionary import load_commands
+    from flight.dictionary.commands import CommandError, FailureCode
+
+    commands = load_commands()
+    plan = []
+    for t in top.array("command"):
+        at_s = t.num("at_s", lo=0.0)
+        name = t.str_("name")
+        args_t = t.table("args")
+        args = {k: args_t.get(k) for k in sorted(args_t.data)}
+        args_t.done()
+        try:
+            commands.encode_tc(name, args, 0)
+        except CommandError as exc:
+            raise t.fail("name" if exc.code == FailureCode.UNKNOWN_COMMAND else "args", str(exc)) from None
+        plan.append(PlannedCommand(at_s, name, tuple(args.items())))
+        t.done()
+    return tuple(sorted(plan, key=lambda c: c.at_s))
 
 
 def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
@@ -710,14 +745,16 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
             if (d.bus, d.address) == (e.bus, e.address):
                 raise ScenarioError(f"device[{k}].address: 0x{d.address:02x} on bus {d.bus} is taken by {e.name!r}")
 
-    flight_parameters = _flight(top.table("flight"))
+    flight_parameters, authenticate = _flight(top.table("flight"))
+    command_plan = _command_plan(top)
     top.done()
     return Scenario(
         name=name, description=description, epoch=epoch, seed=seed, substep_s=substep_s, environment=env,
         orbit=orbit, attitude=attitude, stations=tuple(stations), nodes=tuple(nodes),
         surfaces=tuple(surfaces), conductors=tuple(conductors), radiation_links=tuple(radlinks),
         panels=tuple(panels), battery=battery, bus=bus, loads=tuple(loads), payload=payload,
-        devices=tuple(devices), flight_parameters=flight_parameters, source=source,
+        devices=tuple(devices), flight_parameters=flight_parameters, authenticate=authenticate,
+        command_plan=command_plan, source=source,
     )
 
 

@@ -28,7 +28,7 @@ from flight.ccsds.keystore import load_key_file
 from flight.ccsds.sdls import Algorithm, SaParams, SdlsEndpoint, SecurityAssociation
 from flight.ccsds.tm_frame import TmFrameConfig
 from flight.clock import SimClock, stopwatch_ns
-from flight.commander import ModeCommander
+from flight.commander import AuthenticationOffWarning, ModeCommander
 from flight.dictionary import load_commands, load_dictionary
 from flight.events import EventReporter
 from flight.executive import Executive, RateGroup
@@ -150,6 +150,28 @@ def predictor_from_scenario(sc: Scenario) -> OrbitPredictor:
     return OrbitPredictor(orbit, sc.epoch_jd_utc, stations)
 
 
+def orbit_period_s(sc: Scenario) -> float:
+    """The orbital period: from the elements, or from a TLE's mean motion (revolutions per day)."""
+    if sc.orbit.tle is None:
+        return sc.orbit.period_s
+    return 86400.0 / float(sc.orbit.tle[1][52:63])
+
+
+def plan_uplinks(sc: Scenario, key_path: Path) -> list[tuple[int, bytes]]:
+    """The scenario's command plan as the ground would send it: signed with the run's key (unless
+    authentication is off), SDLS sequence numbers and FARM N(S) counting up from the first command."""
+    if not sc.command_plan:
+        return []
+    from flight.dictionary import load_commands
+    from ground.command import build
+
+    commands = load_commands()
+    keys = load_key_file(key_path) if sc.authenticate else None
+    return [(round(c.at_s * NS), build(commands, c.name, dict(c.args), keys, key_id=UPLINK_KEY_ID, spi=UPLINK_SPI,
+                                       sn=k + 1, seq=k % 256, tc_seq_count=k % 16384).cltu)
+            for k, c in enumerate(sc.command_plan)]
+
+
 def default_jobs(sc: Scenario) -> list[tuple[int, float]]:
     """A plain workload until the scheduler exists: back-to-back 30-minute chunks of work."""
     return [(k, 1800.0) for k in range(1, 1000)] if sc.payload is not None else []
@@ -191,11 +213,16 @@ class FlightStack:
         self.hk = Housekeeping(dictionary, hw, s.readings, self.downlink.on_packet,
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
                                cuc_offset_ns=offset)
-        keys = load_key_file(key_path if key_path is not None else out_dir / KEY_FILE)
-        sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID)
-        sdls = SdlsEndpoint(keys, [sa])
+        sdls: SdlsEndpoint | None = None
+        if sc.authenticate:
+            keys = load_key_file(key_path if key_path is not None else out_dir / KEY_FILE)
+            sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID)
+            sdls = SdlsEndpoint(keys, [sa])
+        else:
+            components.append(AuthenticationOffWarning(self.events, round(orbit_period_s(sc) * NS)))
         self.uplink = Uplink(emu.radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
-                             self.modes, self.switches, self.params, sdls=sdls, cuc_offset_ns=offset,
+                             self.modes, self.switches, self.params, sdls=sdls, authenticate=sc.authenticate,
+                             cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target)
         components += [self.uplink, self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
@@ -276,7 +303,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     clock = SimClock(0)
     fs = FlightStack(emu, hw, out_dir, fsync, 0, key_path)
     boots = [fs]
-    pending_uplinks = sorted((round(t * NS), c) for t, c in uplinks)
+    pending_uplinks = sorted([*((round(t * NS), c) for t, c in uplinks), *plan_uplinks(sc, key_path)])
     pending_restarts = sorted((round(t * NS), torn) for t, torn in restarts)
     tr = _Tracker(max_temp_k={n.name: 0.0 for n in sc.nodes})
     end_ns = int(duration_s * NS)
