@@ -50,7 +50,7 @@ class AuthenticationOffWarning:
 
     name = "auth_warning"
 
-    def __init__(self, events: EventReporter, period_ns: int, event_id: str = "LIMIT_VIOLATION") -> None:
+    def __init__(self, events: EventReporter, period_ns: int, event_id: str = "AUTH_DISABLED") -> None:
         self.events = events
         self.period_ns = period_ns
         self.event_id = event_id

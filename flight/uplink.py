@@ -5,10 +5,12 @@ Each step, for every CLTU the radio received:
     its length field -> SDLS verify (authentication on by default: MAC, anti-replay) -> TC frame decode ->
     FARM-1 (type-A sequence controlled, type-B bypass; control commands only act on FARM) -> the TC packet ->
     the command dictionary (acceptance) -> the handler (start, completion).
-A frame rejected below the packet layer executes nothing: it is counted by reason (`rejected`, for
-housekeeping) and raises a TC_REJECTED event (param1 the RejectReason, param2 the SDLS SN or 0). A packet that
-fails acceptance gets a 1,2 report with its FailureCode; success reports follow the TC's acknowledgement flags,
-failure reports are always sent. No wall clock, no I/O: the radio, the sink and the handlers' objects are given.
+A frame rejected below the packet layer executes nothing: it is counted by reason (`rejected`; hk_values() gives
+the fields of the uplink_hk housekeeping packet) and raises a TC_REJECTED event (param1 the RejectReason, param2
+the SDLS SN or 0). A packet that fails acceptance gets a 1,2 report with its FailureCode; success reports follow
+the TC's acknowledgement flags, failure reports are always sent. The reports are the verification packets of
+the telemetry dictionary (CommandDictionary.report). No wall clock, no I/O: the radio, the sink and the
+handlers' objects are given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from flight.ccsds import cltu
 from flight.ccsds.errors import DecodeError
@@ -120,6 +122,7 @@ class Uplink:
         self.commands_failed = 0  # acceptance, start or completion failures
         self.commands_completed = 0
         self.corrected_bits = 0
+        self.failures: dict[FailureCode, int] = dict.fromkeys(FailureCode, 0)  # failure reports sent, by code
         self.reports: list[Report] = []
         self._keep = keep
         self._seq: dict[int, int] = {}
@@ -142,11 +145,23 @@ class Uplink:
         return sum(self.rejected.values())
 
     def counters(self) -> dict[str, int]:
-        """Housekeeping view: rejected frames by reason name, and the totals."""
+        """Rejected frames by reason name, failure reports by code name, and the totals."""
         out = {f"rejected_{r.name.lower()}": n for r, n in self.rejected.items()}
+        out.update((f"failed_{c.name.lower()}", n) for c, n in self.failures.items())
         out.update(cltus=self.cltus, frames_accepted=self.frames_accepted, control_frames=self.control_frames,
                    commands_accepted=self.commands_accepted, commands_failed=self.commands_failed,
                    commands_completed=self.commands_completed, corrected_bits=self.corrected_bits)
+        return out
+
+    def hk_values(self) -> dict[str, Any]:
+        """The fields of the uplink_hk housekeeping packet (a Housekeeping provider): counters() under the
+        packet's names (frames_received: the CLTUs decoded into a frame; commands_executed: the commands
+        completed), the FARM-1 state, V(R) and its lockout-area frames."""
+        out: dict[str, Any] = self.counters()
+        out["frames_received"] = out.pop("cltus")
+        out["commands_executed"] = out.pop("commands_completed")
+        out.update(farm_state=self.farm.state.name, farm_vr=self.farm.vr,
+                   farm_lockouts=self.farm.counters[FarmEvent.AD_LOCKOUT_AREA])
         return out
 
     # ------------------------------------------------------------------ link layers
@@ -236,9 +251,10 @@ class Uplink:
     def _report(self, t_ns: int, stage: Stage, request: RequestId, code: FailureCode | None = None,
                 data: int = 0) -> None:
         subtype = int(stage) + (1 if code is not None else 0)
-        rdef = self.commands.report(subtype)
+        rdef = self.commands.report(subtype)  # the telemetry dictionary's verification packet
         values: dict[str, int | str] = {"request_packet_id": request.packet_id, "request_seq": request.seq}
         if code is not None:
+            self.failures[code] += 1
             values.update(failure_code=code.name, failure_data=max(-(1 << 31), min(data, (1 << 31) - 1)))
         seq = self._seq.get(rdef.apid, 0)
         self._seq[rdef.apid] = (seq + 1) % 16384

@@ -224,6 +224,7 @@ class FlightStack:
                              self.modes, self.switches, self.params, sdls=sdls, authenticate=sc.authenticate,
                              cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target)
+        self.hk.providers.append(self.uplink.hk_values)
         components += [self.uplink, self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)

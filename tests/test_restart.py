@@ -30,7 +30,7 @@ def test_restarts_lose_no_stored_packet(tmp_path: Path, torn: int) -> None:
     # a write (at 600 s) costs the one record it cut short
     t0 = min(t for _, t in keys)
     before = {k for k in keys if k[1] - t0 < 1525 and k[0] != 0x110}  # housekeeping (events are counted apart)
-    expected = 3 * 1525 + 153  # power, battery and payload every second, thermal every 10 s, over 1525 s
+    expected = 3 * 1525 + 2 * 153  # power, battery and payload every second, thermal and uplink every 10 s, 1525 s
     assert len(before) == expected - (1 if torn else 0)
     assert dec.stats_json()["crc_errors"] == 0
     boots = [r for r in recs if r.name == "event" and r.fields["event_id"] == "BOOT"]

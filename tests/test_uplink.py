@@ -130,7 +130,7 @@ def test_ping_completes_with_reports(rig: Rig, keyfile: Path, tmp_path: Path) ->
     req = rig.uplink.reports[0].request
     assert req.apid == COMMANDS.apid and req.seq_count == 7
     decoded = [COMMANDS.report_by_apid(apid) for apid, _ in rig.packets]
-    reps = [(r.subtype, r.decode(p)) for r, (_, p) in zip(decoded, rig.packets, strict=True) if r is not None]
+    reps = [(r.subtype, r.decode(p).fields) for r, (_, p) in zip(decoded, rig.packets, strict=True) if r is not None]
     assert [s for s, _ in reps] == [1, 3, 7]
     assert all(v["request_seq"] & 0x3FFF == 7 for _, v in reps)
     assert rig.uplink.rejected_total == 0 and rig.uplink.commands_completed == 1 and rig.uplink.farm.vr == 1

@@ -1,6 +1,8 @@
 """The telemetry dictionary (DESIGN principle 6): TM packets declared once in a TOML file
-(telemetry.toml, shipped with the package), loaded into frozen value types that encode
-and decode whole space packets, one at a time or in bulk, and export to JSON."""
+(telemetry.toml, shipped with the package: housekeeping, events and the PUS service 1
+verification reports), loaded into frozen value types that encode and decode whole space
+packets, one at a time or in bulk, and export to JSON; and the command dictionary
+(commands.toml), whose verification reports are the telemetry dictionary's."""
 
 from flight.dictionary.calibration import Calibration, CalKind
 from flight.dictionary.commands import (
@@ -11,7 +13,6 @@ from flight.dictionary.commands import (
     CommandError,
     DecodedCommand,
     FailureCode,
-    ReportDef,
     RequestId,
     load_commands,
     loads_commands,
@@ -25,6 +26,6 @@ from flight.dictionary.packet import DecodedPacket, PacketDef, PacketKind
 __all__ = [
     "ArgDef", "ArgType", "CalKind", "Calibration", "CommandDef", "CommandDictionary", "CommandError",
     "DecodedCommand", "DecodedPacket", "Dictionary", "DictionaryError", "EncodeError", "FailureCode", "FieldDef",
-    "FieldType", "LimitLevel", "LimitSide", "LimitViolation", "Limits", "PacketDef", "PacketKind", "ReportDef",
-    "RequestId", "UnknownPacketError", "load_commands", "load_dictionary", "loads_commands", "loads_dictionary",
+    "FieldType", "LimitLevel", "LimitSide", "LimitViolation", "Limits", "PacketDef", "PacketKind", "RequestId",
+    "UnknownPacketError", "load_commands", "load_dictionary", "loads_commands", "loads_dictionary",
 ]

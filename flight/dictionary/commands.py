@@ -1,5 +1,6 @@
-"""The command dictionary (DESIGN principle 6): telecommands and their PUS service 1 verification reports
-declared once in commands.toml (shipped with the package), loaded into frozen value types.
+"""The command dictionary (DESIGN principle 6): telecommands declared once in commands.toml (shipped with the
+package), loaded into frozen value types, with their PUS service 1 verification reports, which are telemetry:
+the verification packets of the telemetry dictionary (telemetry.toml, kind = "verification").
 
 Ground code encodes a command's application data (and the whole PUS-C TC packet) with it; flight code decodes
 and range-checks the same bytes with it and encodes the verification reports. Errors while loading name the
@@ -22,15 +23,14 @@ from typing import Any
 from flight.ccsds import pus
 from flight.ccsds.errors import DecodeError
 from flight.ccsds.spacepacket import HEADER_LEN, PacketType
-from flight.dictionary import loader as tm_loader
+from flight.dictionary.dictionary import Dictionary, load_dictionary
 from flight.dictionary.errors import DictionaryError
-from flight.dictionary.fields import NAME_RE, FieldDef, Value
-from flight.dictionary.packet import DATA_OFFSET, PEC_LEN, TIME_FORMAT
+from flight.dictionary.fields import NAME_RE, FieldType
+from flight.dictionary.packet import SERVICE_VERIFICATION, PacketDef, PacketKind
 from flight.toml_table import REQUIRED, TomlTable
 
 SHIPPED = "commands.toml"
 FORMAT_VERSION = 1
-SERVICE_VERIFICATION = 1
 ACK_ACCEPTANCE, ACK_START, ACK_PROGRESS, ACK_COMPLETION = 0b0001, 0b0010, 0b0100, 0b1000
 ACK_ALL = 0b1111
 
@@ -336,76 +336,47 @@ class DecodedCommand:
     source_id: int
 
 
-@dataclass(frozen=True)
-class ReportDef:
-    """One PUS service 1 report: a TM packet with the dictionary's layout and service 1 / subtype."""
+REPORT_SUBTYPES = (1, 2, 3, 4, 7, 8)  # the verification reports the flight software sends
+_REQUEST_FIELDS = ("request_packet_id", "request_seq")
+_FAILURE_FIELDS = ("failure_code", "failure_data")
 
-    name: str
-    apid: int
-    subtype: int
-    fields: tuple[FieldDef, ...]
-    description: str = ""
-    length: int = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.apid < 0x7FF:
-            raise DictionaryError(f"apid: must be in 0..2046, got {self.apid}")
-        if self.subtype not in (1, 2, 3, 4, 7, 8):
-            raise DictionaryError(f"subtype: a verification report is subtype 1, 2, 3, 4, 7 or 8, got {self.subtype}")
-        names = [f.name for f in self.fields]
-        want = ["request_packet_id", "request_seq"] + (["failure_code", "failure_data"] if self.failure else [])
-        if names != want:
-            raise DictionaryError(f"field: a subtype {self.subtype} report has the fields {', '.join(want)}; "
-                                  f"got {', '.join(names) or 'none'}")
-        if self.failure:
-            labels = dict((n, c) for c, n in self.fields[2].calibration.labels)
-            if labels != {c.name: int(c) for c in FailureCode}:
-                raise DictionaryError("field[2].labels: the failure codes must be those of "
-                                      "flight.dictionary.commands.FailureCode")
-        bits = sum(f.bits for f in self.fields)
-        if bits % 8:
-            raise DictionaryError(f"field: the fields add up to {bits} bits, not a whole number of octets")
-        object.__setattr__(self, "length", DATA_OFFSET + bits // 8 + PEC_LEN)
-
-    @property
-    def failure(self) -> bool:
-        return self.subtype % 2 == 0
-
-    def encode(self, values: Mapping[str, Value], seq_count: int, t_ns: int) -> bytes:
-        acc = 0
-        for f in self.fields:
-            acc = (acc << f.bits) | f.encode_bits(values[f.name], f"{self.name}.{f.name}")
-        data = acc.to_bytes(self.length - DATA_OFFSET - PEC_LEN, "big")
-        sec = pus.TmSecondaryHeader.stamped(t_ns, SERVICE_VERIFICATION, self.subtype, msg_counter=seq_count % 65536,
-                                            time_format=TIME_FORMAT)
-        return pus.encode_tm(self.apid, seq_count, sec, data)
-
-    def decode(self, packet: bytes) -> dict[str, Value]:
-        if len(packet) != self.length:
-            raise DecodeError(f"{self.name}: packet of {len(packet)} octets, expected {self.length}")
-        tm = pus.decode_tm(packet, TIME_FORMAT)
-        if tm.header.apid != self.apid or tm.secondary.service != SERVICE_VERIFICATION \
-                or tm.secondary.subtype != self.subtype:
-            raise DecodeError(f"{self.name}: APID {tm.header.apid} PUS ({tm.secondary.service}, "
-                              f"{tm.secondary.subtype}), expected {self.apid} (1, {self.subtype})")
-        acc = int.from_bytes(tm.data, "big")
-        pos = 8 * len(tm.data)
-        out: dict[str, Value] = {}
-        for f in self.fields:
-            pos -= f.bits
-            out[f.name] = f.eng_from_raw(f.raw_from_bits((acc >> pos) & ((1 << f.bits) - 1)))
-        return out
+def _check_report(r: PacketDef) -> None:
+    """A verification packet of the telemetry dictionary as the uplink fills it: the request ID, and for a
+    failure report (even subtype) the failure code, whose labels must be FailureCode's, and its detail."""
+    where = f"report {r.name} (APID 0x{r.apid:03x})"
+    if r.kind != PacketKind.VERIFICATION or r.subtype is None:
+        raise DictionaryError(f"{where}.kind: a report is a verification packet, got {r.kind.name.lower()}")
+    failure = r.subtype % 2 == 0
+    names = [f.name for f in r.fields]
+    want = [*_REQUEST_FIELDS, *(_FAILURE_FIELDS if failure else ())]
+    if names != want:
+        raise DictionaryError(f"{where}.field: a subtype {r.subtype} report has the fields {', '.join(want)}; "
+                              f"got {', '.join(names) or 'none'}")
+    if failure:
+        code = r.fields[2]
+        labels = {n: c for c, n in code.calibration.labels}
+        if code.type != FieldType.ENUM or labels != {c.name: int(c) for c in FailureCode}:
+            raise DictionaryError(f"{where}.field[2].labels: the failure codes must be those of "
+                                  "flight.dictionary.commands.FailureCode ("
+                                  + ", ".join(f"{c.name} = {int(c)}" for c in FailureCode) + ")")
+        data = r.fields[3]
+        if data.type != FieldType.INT or data.bits != 32:
+            raise DictionaryError(f"{where}.field[3]: failure_data is an int of 32 bits, got {data.type_name}")
 
 
 @dataclass(frozen=True)
 class CommandDictionary:
+    """The telecommands (commands.toml) and the verification reports about them: the verification packets
+    of the telemetry dictionary (telemetry.toml, kind = "verification"), one per subtype."""
+
     apid: int
     commands: tuple[CommandDef, ...]
-    reports: tuple[ReportDef, ...]
+    reports: tuple[PacketDef, ...]
     title: str = ""
     _by_name: dict[str, CommandDef] = field(init=False, repr=False, compare=False)
     _by_type: dict[tuple[int, int], CommandDef] = field(init=False, repr=False, compare=False)
-    _reports: dict[int, ReportDef] = field(init=False, repr=False, compare=False)
+    _reports: dict[int, PacketDef] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.apid < 0x7FF:
@@ -422,21 +393,26 @@ class CommandDictionary:
                                       f"command[{by_type[key]}]")
             by_name[c.name] = k
             by_type[key] = k
-        subtypes: dict[int, int] = {}
+        subtypes: dict[int, PacketDef] = {}
         apids = {self.apid}
-        for k, r in enumerate(self.reports):
+        for r in self.reports:
+            _check_report(r)
+            assert r.subtype is not None
+            where = f"report {r.name} (APID 0x{r.apid:03x})"
             if r.subtype in subtypes:
-                raise DictionaryError(f"report[{k}].subtype: subtype {r.subtype} also report[{subtypes[r.subtype]}]")
+                raise DictionaryError(f"{where}.subtype: subtype {r.subtype} also report {subtypes[r.subtype].name}")
             if r.apid in apids:
-                raise DictionaryError(f"report[{k}].apid: APID {r.apid} (0x{r.apid:03x}) used twice")
-            subtypes[r.subtype] = k
+                raise DictionaryError(f"{where}.apid: APID {r.apid} (0x{r.apid:03x}) used twice (the command "
+                                      f"APID is 0x{self.apid:03x})")
+            subtypes[r.subtype] = r
             apids.add(r.apid)
-        missing = sorted({1, 2, 3, 4, 7, 8} - set(subtypes))
+        missing = sorted(set(REPORT_SUBTYPES) - set(subtypes))
         if missing:
-            raise DictionaryError(f"report: no report of subtype {missing[0]} (1, 2, 3, 4, 7 and 8 are needed)")
+            raise DictionaryError(f"report: no verification packet of subtype {missing[0]} in the telemetry "
+                                  f"dictionary ({', '.join(map(str, REPORT_SUBTYPES))} are needed)")
         object.__setattr__(self, "_by_name", {c.name: c for c in self.commands})
         object.__setattr__(self, "_by_type", {(c.service, c.subtype): c for c in self.commands})
-        object.__setattr__(self, "_reports", {r.subtype: r for r in self.reports})
+        object.__setattr__(self, "_reports", subtypes)
 
     def command(self, name: str) -> CommandDef:
         found = self._by_name.get(name)
@@ -448,10 +424,11 @@ class CommandDictionary:
     def by_type(self, service: int, subtype: int) -> CommandDef | None:
         return self._by_type.get((service, subtype))
 
-    def report(self, subtype: int) -> ReportDef:
+    def report(self, subtype: int) -> PacketDef:
+        """The verification packet of a PUS service 1 subtype (KeyError if there is none)."""
         return self._reports[subtype]
 
-    def report_by_apid(self, apid: int) -> ReportDef | None:
+    def report_by_apid(self, apid: int) -> PacketDef | None:
         return next((r for r in self.reports if r.apid == apid), None)
 
     def encode_tc(self, name: str, values: Mapping[str, object], seq_count: int, *, source_id: int = 0,
@@ -490,7 +467,7 @@ class CommandDictionary:
                                     "min": a.min, "max": a.max,
                                     "labels": [{"value": v, "label": n} for v, n in a.labels] or None,
                                     "description": a.description} for a in c.args]} for c in self.commands],
-            "reports": [{"name": r.name, "apid": r.apid, "service": SERVICE_VERIFICATION, "subtype": r.subtype,
+            "reports": [{"name": r.name, "apid": r.apid, "service": r.service, "subtype": r.subtype,
                          "length": r.length, "fields": [f.name for f in r.fields]} for r in self.reports],
         }
 
@@ -537,53 +514,47 @@ def _command(t: TomlTable) -> CommandDef:
         raise _at(t.path, exc) from None
 
 
-def _report(t: TomlTable) -> ReportDef:
-    name = t.str_("name")
-    apid = t.int_("apid")
-    subtype = t.int_("subtype")
-    description = t.str_("description", "")
-    fields = tuple(tm_loader._field(f) for f in t.array("field"))
-    t.done()
-    try:
-        return ReportDef(name=name, apid=apid, subtype=subtype, fields=fields, description=description)
-    except DictionaryError as exc:
-        raise _at(t.path, exc) from None
-
-
-def parse(data: dict[str, Any], source: str) -> CommandDictionary:
+def parse(data: dict[str, Any], source: str, telemetry: Dictionary | None = None) -> CommandDictionary:
+    """The command dictionary from a parsed TOML document, its reports the verification packets of telemetry
+    (default: the shipped telemetry dictionary)."""
     top = TomlTable(data, "", DictionaryError)
     version = top.int_("version")
     if version != FORMAT_VERSION:
         raise DictionaryError(f"version: this reader knows command dictionary format {FORMAT_VERSION}, got {version}")
+    if top.has("report"):
+        raise DictionaryError('report: the verification reports are telemetry: declare them in the telemetry '
+                              'dictionary (telemetry.toml, [[packet]] with kind = "verification" and subtype)')
     title = top.str_("title", source)
     apid = top.int_("apid")
     commands = tuple(_command(c) for c in top.array("command"))
-    reports = tuple(_report(r) for r in top.array("report"))
     top.done()
     if not commands:
         raise DictionaryError("command: the dictionary declares no commands ([[command]])")
+    tm = telemetry if telemetry is not None else load_dictionary()
+    reports = tuple(p for p in tm.packets if p.kind == PacketKind.VERIFICATION)
     return CommandDictionary(apid=apid, commands=commands, reports=reports, title=title)
 
 
-def loads_commands(text: str, source: str = "<memory>") -> CommandDictionary:
+def loads_commands(text: str, source: str = "<memory>", telemetry: Dictionary | None = None) -> CommandDictionary:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DictionaryError(f"{source}: not valid TOML ({exc})") from None
-    return parse(data, source)
+    return parse(data, source, telemetry)
 
 
-def load_commands(path: str | Path | None = None) -> CommandDictionary:
-    """The shipped command dictionary (path None) or a TOML file. DictionaryError names the key and the reason."""
+def load_commands(path: str | Path | None = None, telemetry: Dictionary | None = None) -> CommandDictionary:
+    """The shipped command dictionary (path None) or a TOML file, with the verification reports of the telemetry
+    dictionary (None: the shipped one). DictionaryError names the key and the reason."""
     if path is None:
         text = (resources.files("flight.dictionary") / SHIPPED).read_text(encoding="utf-8")
-        return loads_commands(text, "shipped command dictionary")
+        return loads_commands(text, "shipped command dictionary", telemetry)
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DictionaryError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
     try:
-        return loads_commands(text, str(p))
+        return loads_commands(text, str(p), telemetry)
     except DictionaryError as exc:
         raise DictionaryError(f"{p}: {exc}") from None

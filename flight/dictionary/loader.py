@@ -10,7 +10,7 @@ from flight.dictionary.calibration import Calibration, CalKind
 from flight.dictionary.errors import DictionaryError
 from flight.dictionary.fields import FieldDef, FieldType
 from flight.dictionary.limits import Limits
-from flight.dictionary.packet import PacketDef, PacketKind
+from flight.dictionary.packet import VERIFICATION_SUBTYPES, PacketDef, PacketKind
 from flight.toml_table import REQUIRED, TomlTable
 
 FORMAT_VERSION = 1
@@ -78,17 +78,21 @@ def _field(t: TomlTable) -> FieldDef:
 def _packet(t: TomlTable) -> PacketDef:
     apid = t.int_("apid")
     name = t.str_("name")
-    kind = PacketKind[t.str_("kind", choices=("housekeeping", "event")).upper()]
+    kind = PacketKind[t.str_("kind", choices=tuple(k.name.lower() for k in PacketKind)).upper()]
     description = t.str_("description", "")
     period = t.opt_num("period_s")
     sev = t.get("severity_field", None)
     if sev is not None and not isinstance(sev, str):
         raise DictionaryError(f"{t.key('severity_field')}: expected a field name, got {sev!r}")
+    subtype = t.int_("subtype", lo=0, hi=255) if t.has("subtype") else None
+    if kind == PacketKind.VERIFICATION and subtype is None:
+        raise DictionaryError(f"{t.key('subtype')}: a verification packet needs its PUS service 1 subtype "
+                              f"({', '.join(f'{k} {v}' for k, v in VERIFICATION_SUBTYPES.items())})")
     fields = tuple(_field(ft) for ft in t.array("field"))
     t.done()
     try:
         return PacketDef(apid=apid, name=name, kind=kind, fields=fields, description=description, period_s=period,
-                         severity_field=sev)
+                         severity_field=sev, subtype=subtype)
     except DictionaryError as exc:
         raise _at(t.path, exc) from None
 

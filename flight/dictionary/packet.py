@@ -38,14 +38,24 @@ SERVICE_HOUSEKEEPING = 3
 SUBTYPE_HK_REPORT = 25
 SERVICE_EVENT = 5
 EVENT_SUBTYPES = {1: "informative", 2: "low severity", 3: "medium severity", 4: "high severity"}
+SERVICE_VERIFICATION = 1
+VERIFICATION_SUBTYPES = {1: "acceptance success", 2: "acceptance failure", 3: "start success", 4: "start failure",
+                         5: "progress success", 6: "progress failure", 7: "completion success",
+                         8: "completion failure", 10: "routing failure"}
+REQUEST_ID_BITS = 16  # a verification report starts with the request ID: packet ID, then sequence control
 
 # names decode_many uses for the header columns; a field may not take them
 HEADER_COLUMNS = ("apid", "seq_count", "time_s", "service", "subtype", "msg_counter", "destination")
 
 
 class PacketKind(IntEnum):
-    HOUSEKEEPING = 0
-    EVENT = 1
+    HOUSEKEEPING = 0  # PUS service 3, subtype 25, at a period
+    EVENT = 1  # PUS service 5, subtype = the severity field's code
+    VERIFICATION = 2  # PUS service 1, subtype = the packet's (1 acceptance success ... 8 completion failure)
+
+
+_SERVICES = {PacketKind.HOUSEKEEPING: SERVICE_HOUSEKEEPING, PacketKind.EVENT: SERVICE_EVENT,
+             PacketKind.VERIFICATION: SERVICE_VERIFICATION}
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,7 @@ class PacketDef:
     description: str = ""
     period_s: float | None = None  # housekeeping only
     severity_field: str | None = None  # events only: an enum field whose codes (1..4) are the PUS subtype
+    subtype: int | None = None  # verification only: the PUS service 1 subtype
     offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)  # bit offset of each field in the packet
     length: int = field(init=False, repr=False, compare=False)  # whole packet, octets
 
@@ -79,13 +90,22 @@ class PacketDef:
             raise DictionaryError(f"apid: must be in 0..2046 (0x7FF is the idle APID), got {self.apid}")
         if not NAME_RE.match(self.name):
             raise DictionaryError(f"name: {self.name!r} is not a lower-case identifier ([a-z][a-z0-9_]*)")
+        kind = self.kind.name.lower()
         if self.kind == PacketKind.HOUSEKEEPING:
             if self.period_s is None or not self.period_s > 0:
                 raise DictionaryError(f"period_s: a housekeeping packet needs a period > 0 s, got {self.period_s}")
-            if self.severity_field is not None:
-                raise DictionaryError("severity_field: only an event packet has one")
         elif self.period_s is not None:
-            raise DictionaryError("period_s: an event packet has no period")
+            raise DictionaryError(f"period_s: only a housekeeping packet has a period, not an {kind} packet")
+        if self.kind != PacketKind.EVENT and self.severity_field is not None:
+            raise DictionaryError(f"severity_field: only an event packet has one, not a {kind} packet")
+        if self.kind == PacketKind.VERIFICATION:
+            if self.subtype not in VERIFICATION_SUBTYPES:
+                known = ", ".join(f"{k} {v}" for k, v in VERIFICATION_SUBTYPES.items())
+                raise DictionaryError(f"subtype: a verification packet needs a PUS service 1 subtype ({known}), "
+                                      f"got {self.subtype}")
+        elif self.subtype is not None:
+            raise DictionaryError(f"subtype: only a verification packet has one; a {kind} packet's subtype is "
+                                  + ("25" if self.kind == PacketKind.HOUSEKEEPING else "its severity_field's code"))
         if not self.fields:
             raise DictionaryError("field: a packet needs at least one field")
         seen: dict[str, int] = {}
@@ -120,6 +140,13 @@ class PacketDef:
             if bad:
                 raise DictionaryError(f"severity_field: label {bad[0]} of {sev.name} has a code outside 1..4 "
                                       f"(the PUS service 5 subtypes)")
+        if self.kind == PacketKind.VERIFICATION:
+            for k, what in enumerate(("packet ID", "sequence control")):
+                rf = self.fields[k] if k < len(self.fields) else None
+                if rf is None or rf.type != FieldType.UINT or rf.bits != REQUEST_ID_BITS:
+                    got = f"a {rf.type_name} field {rf.name!r}" if rf is not None else "no field"
+                    raise DictionaryError(f"field[{k}]: a verification packet starts with the request ID, field "
+                                          f"{k} a uint of {REQUEST_ID_BITS} bits (the TC's {what}); got {got}")
         object.__setattr__(self, "offsets", tuple(offsets))
         object.__setattr__(self, "length", length)
 
@@ -127,12 +154,15 @@ class PacketDef:
 
     @property
     def service(self) -> int:
-        return SERVICE_HOUSEKEEPING if self.kind == PacketKind.HOUSEKEEPING else SERVICE_EVENT
+        return _SERVICES[self.kind]
 
     @property
     def subtypes(self) -> tuple[int, ...]:
         if self.kind == PacketKind.HOUSEKEEPING:
             return (SUBTYPE_HK_REPORT,)
+        if self.kind == PacketKind.VERIFICATION:
+            assert self.subtype is not None
+            return (self.subtype,)
         sev = self.field(self.severity_field or "")
         return tuple(sorted(code for code, _ in sev.calibration.labels))
 
@@ -179,7 +209,7 @@ class PacketDef:
             raise EncodeError(f"{self.name}.{missing[0]}: value missing ({len(missing)} field(s) missing: "
                               f"{', '.join(missing)})")
         acc = 0
-        subtype = SUBTYPE_HK_REPORT
+        subtype = self.subtypes[0]
         for f in self.fields:
             bits = f.encode_bits(values[f.name], f"{self.name}.{f.name}") if f.type != FieldType.SPARE else 0
             acc = (acc << f.bits) | bits
@@ -288,7 +318,7 @@ def _compile_encoder(p: PacketDef) -> _FastEncoder:
     body.append(f"    if len(values) != {len(names)}:")
     body.append("        return None")
     body.append(f"    {', '.join(vars_)}, = _get(values)")
-    subtype = str(SUBTYPE_HK_REPORT)
+    subtype = str(p.subtypes[0])
     for k, f in named:
         off = p.offsets[k]
         shift = total - off - f.bits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flight.dictionary.calibration import CalKind
 from flight.dictionary.fields import FieldDef
-from flight.dictionary.packet import PacketDef, PacketKind
+from flight.dictionary.packet import VERIFICATION_SUBTYPES, PacketDef, PacketKind
 
 
 def _calibration(f: FieldDef) -> str:
@@ -32,6 +32,8 @@ def _limits(f: FieldDef) -> str:
 def render_packet(p: PacketDef) -> str:
     if p.kind == PacketKind.HOUSEKEEPING:
         what = f"housekeeping every {p.period_s:g} s, PUS 3/25"
+    elif p.kind == PacketKind.VERIFICATION:
+        what = f"verification, PUS 1/{p.subtype} ({VERIFICATION_SUBTYPES[p.subtype or 0]})"
     else:
         what = f"event, PUS 5/{'/'.join(map(str, p.subtypes))} by {p.severity_field}"
     lines = [f"APID {p.apid} (0x{p.apid:03x})  {p.name}  {p.length} octets  {what}"]

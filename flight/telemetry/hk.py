@@ -3,14 +3,15 @@ housekeeping packets at each packet's period, time-stamped in CUC.
 
 Fields are filled by name: `<load>_current_a`, `<load>_power_w`, `<load>_on`
 from the rail monitors and switch states, `<node>_temp_c` from the
-temperature sensors. A field with no source (a load or node the spacecraft
+temperature sensors; then whatever the value providers (Housekeeping.providers, e.g. Uplink.hk_values for
+uplink_hk) give, merged in order. A field with no source (a load or node the spacecraft
 lacks, or a sensor that failed) goes out as zero / false; values beyond a
 field's range are clamped to it (the encoder refuses them otherwise).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flight.dictionary import Dictionary, PacketDef, PacketKind
@@ -30,6 +31,7 @@ PacketSink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
 
 
 Clamper = Callable[[dict[str, Any]], dict[str, Any]]
+ValueProvider = Callable[[], Mapping[str, Any]]  # more field values by name, asked each time values are made
 
 
 def compile_clamp(pdef: PacketDef) -> Clamper:
@@ -103,6 +105,9 @@ class Housekeeping:
         self._seq: dict[int, int] = {}
         self.generated = 0
         self.switch_states: Callable[[], dict[str, bool]] = self._switches_from_gpio
+        # other components' fields (e.g. Uplink.hk_values): each mapping is merged into values(), in order,
+        # after the readings' fields (so a provider's name wins)
+        self.providers: list[ValueProvider] = []
         # what step() needs per packet, made once: (packet, apid, clamper, period)
         self._plan = [(p, p.apid, self._clampers[p.apid], self._period_ns[p.apid]) for p in self.packets]
         # the default switch states written straight into the values: (field name, expander or None, pin)
@@ -140,6 +145,13 @@ class Housekeeping:
         return out
 
     def values(self) -> dict[str, Any]:
+        """Every field value the readings and the providers give, by dictionary field name."""
+        v = self._reading_values()
+        for provider in self.providers:
+            v.update(provider())
+        return v
+
+    def _reading_values(self) -> dict[str, Any]:
         """Every field value the readings give, by dictionary field name."""
         r = self.readings
         rails = r.rails
