@@ -11,6 +11,14 @@ the SDLS SN or 0). A packet that fails acceptance gets a 1,2 report with its Fai
 the TC's acknowledgement flags, failure reports are always sent. The reports are the verification packets of
 the telemetry dictionary (CommandDictionary.report). No wall clock, no I/O: the radio, the sink and the
 handlers' objects are given.
+
+Time-tagged commands (PUS service 11, flight/timetag.py): load_time_tagged embeds a command (its service,
+subtype and application data), decoded and range-checked at acceptance (an invalid embedded command gets the
+1,2 report of its own failure; a service 11 command cannot be embedded: UNKNOWN_COMMAND). Once accepted, the
+load starts (or fails to start: TIME_IN_PAST, SCHEDULE_FULL) and completes when the command is in the
+schedule. At its time the time-tag component hands the embedded command back to execute(): its start and
+completion reports carry the request ID and acknowledgement flags of the load_time_tagged TC. Without a
+time-tag component (Uplink.timetag None) the service 11 commands are refused at acceptance (UNKNOWN_COMMAND).
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ from flight.events import EventReporter, PacketSink
 from flight.modes import ALLOWED, Mode, ModeManager
 from flight.params import ParamError, Parameters
 from flight.switches import LoadSwitches
+from flight.timetag import ScheduleError, TimeTag
+
+NS = 1_000_000_000
+TIME_TAG_SERVICE = 11
 
 
 class RejectReason(IntEnum):
@@ -126,9 +138,11 @@ class Uplink:
         self.reports: list[Report] = []
         self._keep = keep
         self._seq: dict[int, int] = {}
+        self.timetag: TimeTag | None = None  # the time-tag component registers itself (TimeTag(uplink))
         self._handlers: dict[str, Handler] = {
             "ping": self._ping, "set_mode": self._set_mode, "switch_load": self._switch_load,
             "set_parameter": self._set_parameter, "set_heater_setpoint": self._set_heater_setpoint,
+            "load_time_tagged": self._load_time_tagged, "clear_time_tagged": self._clear_time_tagged,
         }
 
     # ------------------------------------------------------------------ component life cycle
@@ -226,23 +240,49 @@ class Uplink:
         """One TC packet from an accepted frame: acceptance, then execution with its reports."""
         try:
             cmd = self.commands.decode_tc(packet)
+            if cmd.command.service == TIME_TAG_SERVICE:
+                if self.timetag is None:
+                    raise CommandError("no time-tag component: service 11 is not provided",
+                                       FailureCode.UNKNOWN_COMMAND, detail=(cmd.command.service << 8)
+                                       | cmd.command.subtype)
+                if cmd.command.name == "load_time_tagged":
+                    self.embedded(cmd)
         except CommandError as exc:
             self.commands_failed += 1
             self._report(t_ns, Stage.ACCEPTANCE, RequestId.of(packet), exc.code, exc.detail)
             return
         self.commands_accepted += 1
-        flags = cmd.ack_flags
-        if flags & ACK_ACCEPTANCE:
+        if cmd.ack_flags & ACK_ACCEPTANCE:
             self._report(t_ns, Stage.ACCEPTANCE, cmd.request)
+        self.execute(cmd, t_ns)
+
+    def embedded(self, cmd: DecodedCommand) -> DecodedCommand:
+        """The command a load_time_tagged embeds, decoded and range-checked, with the load's request ID and
+        acknowledgement flags; CommandError (its FailureCode) if it is not an acceptable command."""
+        service, subtype = int(cmd.args["service"]), int(cmd.args["subtype"])
+        data = cmd.args["data"]
+        assert isinstance(data, bytes)
+        inner = self.commands.by_type(service, subtype)
+        if inner is None or service == TIME_TAG_SERVICE:
+            raise CommandError(f"no command PUS ({service}, {subtype}) can be time-tagged",
+                               FailureCode.UNKNOWN_COMMAND, detail=(service << 8) | subtype)
+        return DecodedCommand(inner, inner.decode_args(data), cmd.request, cmd.ack_flags, cmd.source_id)
+
+    def execute(self, cmd: DecodedCommand, t_ns: int) -> bool:
+        """Execute an accepted (authenticated, decoded, range-checked) command: its handler, with the start
+        and completion reports its acknowledgement flags ask for (failure reports always). True if it
+        completed."""
+        flags = cmd.ack_flags
         try:
             self._handlers[cmd.command.name](cmd, t_ns)
         except _FailedError as failed:
             self.commands_failed += 1
             self._report(t_ns, failed.stage, cmd.request, failed.code, failed.data)
-            return
+            return False
         self.commands_completed += 1
         if flags & ACK_COMPLETION:
             self._report(t_ns, Stage.COMPLETION, cmd.request)
+        return True
 
     def _started(self, cmd: DecodedCommand, t_ns: int) -> None:
         if cmd.ack_flags & ACK_START:
@@ -317,6 +357,22 @@ class Uplink:
         except ParamError:
             self.params.set(first[0], old_first, t_ns)
             raise _FailedError(Stage.COMPLETION, FailureCode.PARAMETER_REFUSED, 2) from None
+
+
+    def _load_time_tagged(self, cmd: DecodedCommand, t_ns: int) -> None:
+        assert self.timetag is not None  # checked at acceptance
+        inner = self.embedded(cmd)  # accepted: it decodes
+        exec_s = int(cmd.args["exec_time"])
+        try:
+            self.timetag.load(exec_s * NS, inner, t_ns)
+        except ScheduleError as exc:
+            raise _FailedError(Stage.START, exc.code, exc.data) from None
+        self._started(cmd, t_ns)
+
+    def _clear_time_tagged(self, cmd: DecodedCommand, t_ns: int) -> None:
+        assert self.timetag is not None
+        self._started(cmd, t_ns)
+        self.timetag.clear()
 
 
 def _label(value: ArgValue) -> str:

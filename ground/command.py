@@ -50,6 +50,19 @@ def parse_assignments(commands: CommandDictionary, name: str, assignments: Seque
     return out
 
 
+def time_tagged(commands: CommandDictionary, name: str, values: Mapping[str, object], at_s: int) -> dict[str, ArgValue]:
+    """The arguments of a load_time_tagged (PUS 11,4) embedding command `name` with its values, to execute at
+    at_s whole seconds of mission time (since the run's t = 0). CommandError for a bad command or argument,
+    or a time outside the exec_time range."""
+    cmd = commands.command(name)
+    if cmd.service == 11:
+        raise CommandError(f"{name}: a time-tagged command cannot be a service 11 command", FailureCode.BAD_ARGUMENT)
+    out: dict[str, ArgValue] = {"exec_time": at_s, "service": cmd.service, "subtype": cmd.subtype,
+                                "data": cmd.encode_args(values)}
+    commands.command("load_time_tagged").encode_args(out)  # the time's range, the data's length
+    return out
+
+
 def build(commands: CommandDictionary, name: str, values: Mapping[str, object], keys: KeyStore | None, *,
           key_id: int = 1, spi: int = DEFAULT_SPI, sn: int = 1, algorithm: Algorithm = DEFAULT_ALGORITHM,
           scid: int = DEFAULT_SCID, vcid: int = DEFAULT_VCID, seq: int = 0, bypass: bool = False,

@@ -1,11 +1,14 @@
 """`skyrack cmd`: build one signed telecommand as a CLTU.
 
     skyrack cmd set_mode mode=NOMINAL --key keys.toml --sn 12 --seq 3 --out tc.cltu
+    skyrack cmd set_mode mode=NOMINAL --at 3600 --key keys.toml      # time-tagged: at mission time 3600 s
     skyrack cmd --list
 
 The TC packet (PUS-C, from the command dictionary) goes in a TC frame (type-A with N(S) = --seq, or type-B
 with --bypass), protected with SDLS (HMAC-SHA-256 by default) under --spi with sequence number --sn using the
 key --key-id of the key file (mode 0600), then encoded as a CLTU: written to --out, or printed in hex.
+With --at SECONDS the command is wrapped into a load_time_tagged (PUS 11,4): executed on board at that mission
+time (whole seconds since the run's t = 0).
 Bad input prints one line and exits 2.
 """
 
@@ -38,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="spacecraft ID (default 0x2A5)")
     p.add_argument("--vcid", type=int, default=0, metavar="N", help="virtual channel (default 0)")
     p.add_argument("--tc-seq", type=int, default=0, metavar="N", help="the TC packet's sequence count (default 0)")
+    p.add_argument("--at", type=int, default=None, metavar="SECONDS",
+                   help="time-tag the command: wrap it into load_time_tagged, executed at this mission time (s)")
     p.add_argument("--out", metavar="FILE", help="write the CLTU here (binary) instead of printing hex")
 
 
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     from flight.ccsds.sdls import Algorithm
     from flight.dictionary.commands import CommandError, load_commands
     from flight.dictionary.errors import DictionaryError
-    from ground.command import DEFAULT_SCID, build, parse_assignments
+    from ground.command import DEFAULT_SCID, build, parse_assignments, time_tagged
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -76,6 +81,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     try:
         values = parse_assignments(commands, args.name, args.args)
         commands.command(args.name).encode_args(values)  # missing or out-of-range arguments before the key file
+        name, sent = args.name, values
+        if args.at is not None:
+            name, sent = "load_time_tagged", time_tagged(commands, args.name, values, args.at)
     except CommandError as exc:
         return fail(str(exc))
     try:
@@ -92,7 +100,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     elif key_id not in keys:
         return fail(f"--key-id {key_id}: no such key in {args.key} (ids: {', '.join(map(str, keys.ids()))})")
     try:
-        built = build(commands, args.name, values, keys, key_id=key_id, spi=args.spi, sn=args.sn,
+        built = build(commands, name, sent, keys, key_id=key_id, spi=args.spi, sn=args.sn,
                       algorithm=Algorithm[ALGORITHMS[args.algorithm]],
                       scid=DEFAULT_SCID if args.scid is None else args.scid, vcid=args.vcid, seq=args.seq,
                       bypass=args.bypass, tc_seq_count=args.tc_seq)
@@ -104,7 +112,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         except OSError as exc:
             return fail(f"--out {args.out}: {exc.strerror or exc}")
     if args.json:
-        print(json.dumps({"command": args.name, "args": values, "packet": built.packet.hex(),
+        tag = {} if args.at is None else {"at": args.at, "time_tagged": "load_time_tagged"}
+        shown = {k: v.hex() if isinstance(v, bytes) else v for k, v in values.items()}
+        print(json.dumps({"command": args.name, "args": shown, **tag, "packet": built.packet.hex(),
                           "frame": built.frame.hex(), "cltu": built.cltu.hex()}), file=out)
     elif not args.out:
         print(built.cltu.hex(), file=out)

@@ -45,6 +45,7 @@ from flight.telemetry.downlink import Downlink
 from flight.telemetry.hk import Housekeeping
 from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig
 from flight.thermal import ThermalControl
+from flight.timetag import TimeTag
 from flight.uplink import Uplink
 
 NS = 1_000_000_000
@@ -225,7 +226,7 @@ class FlightStack:
                              cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target)
         self.hk.providers.append(self.uplink.hk_values)
-        components += [self.uplink, self.commander, self.hk, self.downlink]
+        components += [self.uplink, TimeTag(self.uplink), self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)
         self.modes.reset(t_ns)

@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 ACK_ACCEPTANCE, ACK_START, ACK_PROGRESS, ACK_COMPLETION = 0b0001, 0b0010, 0b0100, 0b1000
 ACK_ALL = 0b1111
 
-ArgValue = int | float | bool | str
+ArgValue = int | float | bool | str | bytes
 
 
 class FailureCode(IntEnum):
@@ -48,6 +48,8 @@ class FailureCode(IntEnum):
     MODE_REFUSED = 6  # the mode table does not allow the transition
     PARAMETER_REFUSED = 7  # the parameter table refused the value
     LOAD_REFUSED = 8  # the load cannot be switched (absent, hard-wired) or the switch failed
+    TIME_IN_PAST = 9  # a time-tagged command's execution time is already past (data: that time, s)
+    SCHEDULE_FULL = 10  # the time-tagged schedule holds as many commands as it can (data: its capacity)
 
 
 class Stage(IntEnum):
@@ -74,11 +76,12 @@ class ArgType(IntEnum):
     FLOAT = 2
     BOOL = 3
     ENUM = 4
+    BYTES = 5  # a variable-length octet string: a length prefix of `bits` bits, then min..max octets
 
 
 _BITS: dict[ArgType, tuple[int, ...]] = {
     ArgType.UINT: (8, 16, 32), ArgType.INT: (8, 16, 32), ArgType.FLOAT: (32, 64), ArgType.BOOL: (8,),
-    ArgType.ENUM: (8, 16),
+    ArgType.ENUM: (8, 16), ArgType.BYTES: (8, 16),
 }
 _TRUE = ("true", "1", "on", "yes")
 _FALSE = ("false", "0", "off", "no")
@@ -105,7 +108,7 @@ class ArgDef:
         if self.bits not in _BITS[self.type]:
             raise DictionaryError(f"bits: a {self.type.name.lower()} argument is "
                                   f"{' or '.join(map(str, _BITS[self.type]))} bits, got {self.bits}")
-        numeric = self.type in (ArgType.UINT, ArgType.INT, ArgType.FLOAT)
+        numeric = self.type in (ArgType.UINT, ArgType.INT, ArgType.FLOAT, ArgType.BYTES)
         if not numeric and (self.min is not None or self.max is not None):
             raise DictionaryError(f"min: a {self.type.name.lower()} argument takes no range")
         if numeric:
@@ -113,7 +116,13 @@ class ArgDef:
                 raise DictionaryError(f"{'min' if self.min is None else 'max'}: a numeric argument needs min and max")
             if not self.min <= self.max:
                 raise DictionaryError(f"max: {_fmt(self.max)} is below min {_fmt(self.min)}")
-            if self.type != ArgType.FLOAT:
+            if self.type == ArgType.BYTES:
+                lo, hi = 0, (1 << self.bits) - 1
+                for key, v in (("min", self.min), ("max", self.max)):
+                    if not float(v).is_integer() or not lo <= v <= hi:
+                        raise DictionaryError(f"{key}: {_fmt(v)} is not a length of {self.type_name} "
+                                              f"({lo}..{hi} octets)")
+            elif self.type != ArgType.FLOAT:
                 lo, hi = self.raw_range()
                 for key, v in (("min", self.min), ("max", self.max)):
                     if not float(v).is_integer() or not lo <= v <= hi:
@@ -139,11 +148,16 @@ class ArgDef:
     @property
     def type_name(self) -> str:
         return {ArgType.UINT: f"uint{self.bits}", ArgType.INT: f"int{self.bits}", ArgType.FLOAT: f"float{self.bits}",
-                ArgType.BOOL: "bool", ArgType.ENUM: f"enum{self.bits}"}[self.type]
+                ArgType.BOOL: "bool", ArgType.ENUM: f"enum{self.bits}", ArgType.BYTES: f"bytes{self.bits}"}[self.type]
 
     @property
     def octets(self) -> int:
+        """The argument's octets on the wire (bytes: its length prefix only; the octets follow)."""
         return self.bits // 8
+
+    @property
+    def variable(self) -> bool:
+        return self.type == ArgType.BYTES
 
     def raw_range(self) -> tuple[int, int]:
         if self.type == ArgType.INT:
@@ -156,6 +170,9 @@ class ArgDef:
             what = "|".join(label for _, label in self.labels)
         elif self.type == ArgType.BOOL:
             what = "true|false"
+        elif self.type == ArgType.BYTES:
+            assert self.min is not None and self.max is not None
+            what = f"HEX of {_fmt(self.min)}..{_fmt(self.max)} octets"
         else:
             assert self.min is not None and self.max is not None
             what = f"{_fmt(self.min)}..{_fmt(self.max)}{' ' + self.unit if self.unit else ''}"
@@ -176,6 +193,11 @@ class ArgDef:
             if t.lower() in _FALSE:
                 return False
             raise CommandError(f"{where}: expected true or false, got {text!r}", FailureCode.BAD_ARGUMENT)
+        if self.type == ArgType.BYTES:
+            try:
+                return bytes.fromhex(t)
+            except ValueError:
+                raise CommandError(f"{where}: {text!r} is not hexadecimal octets", FailureCode.BAD_ARGUMENT) from None
         if self.type == ArgType.ENUM:
             if self.code_of(t) is not None:
                 return t
@@ -209,6 +231,13 @@ class ArgDef:
                     raise CommandError(f"{where}: code {value} is not one of {labels}", bad)
                 return label
             raise CommandError(f"{where}: expected one of {labels}, got {value!r}", bad)
+        if self.type == ArgType.BYTES:
+            if not isinstance(value, bytes | bytearray):
+                raise CommandError(f"{where}: expected octets, got {value!r}", bad)
+            assert self.min is not None and self.max is not None
+            if not self.min <= len(value) <= self.max:
+                raise CommandError(f"{where}: {len(value)} octets, outside {_fmt(self.min)}..{_fmt(self.max)}", bad)
+            return bytes(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise CommandError(f"{where}: expected a number, got {value!r}", bad)
         if isinstance(value, float) and not math.isfinite(value):
@@ -231,8 +260,12 @@ class ArgDef:
             code = self.code_of(value) if isinstance(value, str) else int(value)
             assert code is not None
             return code.to_bytes(self.octets, "big")
+        if self.type == ArgType.BYTES:
+            assert isinstance(value, bytes)
+            return len(value).to_bytes(self.octets, "big") + value
         if self.type == ArgType.FLOAT:
             return struct.pack(">f" if self.bits == 32 else ">d", float(value))
+        assert not isinstance(value, bytes)
         return int(value).to_bytes(self.octets, "big", signed=self.type == ArgType.INT)
 
     def decode(self, raw: bytes, where: str) -> ArgValue:
@@ -241,6 +274,8 @@ class ArgDef:
             if raw[0] > 1:
                 raise CommandError(f"{where}: octet {raw[0]} is not a bool (0 or 1)", FailureCode.BAD_ARGUMENT)
             return bool(raw[0])
+        if self.type == ArgType.BYTES:
+            return self.check(bytes(raw), where)
         if self.type == ArgType.FLOAT:
             value: ArgValue = float(struct.unpack(">f" if self.bits == 32 else ">d", raw)[0])
         else:
@@ -270,7 +305,12 @@ class CommandDef:
 
     @property
     def data_len(self) -> int:
+        """The application data's octets; with a bytes argument, the least (every octet string empty)."""
         return sum(a.octets for a in self.args)
+
+    @property
+    def variable(self) -> bool:
+        return any(a.variable for a in self.args)
 
     def usage(self) -> str:
         return " ".join([self.name, *(a.describe() for a in self.args)])
@@ -291,17 +331,29 @@ class CommandDef:
         return b"".join(out)
 
     def decode_args(self, data: bytes) -> dict[str, ArgValue]:
-        if len(data) != self.data_len:
+        """The checked arguments of application data (a bytes argument: its length prefix, then its octets);
+        CommandError BAD_LENGTH if the data is not exactly the arguments' octets, else the argument's error."""
+        if len(data) != self.data_len and not self.variable:
             raise CommandError(f"{self.name}: {len(data)} octets of application data, expected {self.data_len}",
                                FailureCode.BAD_LENGTH, detail=len(data))
         out: dict[str, ArgValue] = {}
         pos = 0
         for k, a in enumerate(self.args):
+            n = a.octets
+            if a.variable and pos + n <= len(data):
+                n += int.from_bytes(data[pos:pos + n], "big")
+            if pos + n > len(data):
+                raise CommandError(f"{self.name}: {len(data)} octets of application data, too short for "
+                                   f"{a.name}", FailureCode.BAD_LENGTH, detail=len(data))
+            raw = data[pos + a.octets:pos + n] if a.variable else data[pos:pos + n]
             try:
-                out[a.name] = a.decode(data[pos:pos + a.octets], f"{self.name}.{a.name}")
+                out[a.name] = a.decode(raw, f"{self.name}.{a.name}")
             except CommandError as exc:
                 raise CommandError(str(exc), exc.code, k, k) from None
-            pos += a.octets
+            pos += n
+        if pos != len(data):
+            raise CommandError(f"{self.name}: {len(data)} octets of application data, expected {pos}",
+                               FailureCode.BAD_LENGTH, detail=len(data))
         return out
 
 
@@ -462,7 +514,7 @@ class CommandDictionary:
         return {
             "format": "skyrack-command-dictionary", "version": FORMAT_VERSION, "title": self.title, "apid": self.apid,
             "commands": [{"name": c.name, "service": c.service, "subtype": c.subtype, "description": c.description,
-                          "data_octets": c.data_len,
+                          "data_octets": c.data_len, "variable": c.variable,
                           "args": [{"name": a.name, "type": a.type.name.lower(), "bits": a.bits, "unit": a.unit,
                                     "min": a.min, "max": a.max,
                                     "labels": [{"value": v, "label": n} for v, n in a.labels] or None,
