@@ -111,7 +111,8 @@ class Uplink:
     def __init__(self, radio: Radio, commands: CommandDictionary, farm: Farm, sink: PacketSink,
                  events: EventReporter, modes: ModeManager, switches: LoadSwitches, params: Parameters, *,
                  sdls: SdlsEndpoint | None, authenticate: bool = True, cuc_offset_ns: int = 0,
-                 keep: int = 1000, on_mode_command: Callable[[Mode], None] | None = None) -> None:
+                 keep: int = 1000, on_mode_command: Callable[[Mode], None] | None = None,
+                 on_authenticated: Callable[[int], None] | None = None) -> None:
         if authenticate and sdls is None:
             raise ValueError("authentication is on: give the SDLS endpoint (or authenticate=False for a clear link)")
         self.radio = radio
@@ -125,6 +126,9 @@ class Uplink:
         self.sdls = sdls
         self.authenticate = authenticate
         self.on_mode_command = on_mode_command  # the operator's mode becomes the autonomy's target
+        # called with each authenticated frame's SDLS sequence number, once its window has advanced,
+        # so the anti-replay state can be kept across reboots
+        self.on_authenticated = on_authenticated
         self.cuc_offset_ns = cuc_offset_ns
         self.rejected: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self.cltus = 0
@@ -210,6 +214,8 @@ class Uplink:
                 self._reject(_SDLS[int(v.reason)], t_ns, v.sn or 0)
                 return
             raw, sn = v.frame, v.sn or 0
+            if self.on_authenticated is not None:
+                self.on_authenticated(sn)
         try:
             frame = TcFrame.decode(raw)
         except (DecodeError, ValueError):

@@ -39,6 +39,7 @@ from flight.orbit import MeanElements, OrbitPredictor, Station, TwoLineElements
 from flight.params import Parameters
 from flight.payload_mgr import PayloadManager
 from flight.power import PowerManager
+from flight.replay_state import ReplayState
 from flight.sensors import SensorPoller
 from flight.switches import LoadSwitches
 from flight.telemetry.downlink import Downlink
@@ -215,16 +216,19 @@ class FlightStack:
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
                                cuc_offset_ns=offset)
         sdls: SdlsEndpoint | None = None
+        self.replay = ReplayState(out_dir / "store" / "uplink.sn")
         if sc.authenticate:
             keys = load_key_file(key_path if key_path is not None else out_dir / KEY_FILE)
-            sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID)
+            sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID,
+                                     last_rx_sn=self.replay.load())
             sdls = SdlsEndpoint(keys, [sa])
         else:
             components.append(AuthenticationOffWarning(self.events, round(orbit_period_s(sc) * NS)))
         self.uplink = Uplink(emu.radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
                              self.modes, self.switches, self.params, sdls=sdls, authenticate=sc.authenticate,
                              cuc_offset_ns=offset,
-                             on_mode_command=self.commander.set_target)
+                             on_mode_command=self.commander.set_target,
+                             on_authenticated=self.replay.save if sc.authenticate else None)
         self.hk.providers.append(self.uplink.hk_values)
         components += [self.uplink, TimeTag(self.uplink), self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)

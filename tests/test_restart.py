@@ -35,3 +35,37 @@ def test_restarts_lose_no_stored_packet(tmp_path: Path, torn: int) -> None:
     assert dec.stats_json()["crc_errors"] == 0
     boots = [r for r in recs if r.name == "event" and r.fields["event_id"] == "BOOT"]
     assert len(boots) == 4  # each start says so; the fifth (1900 s, after the pass) is still on board
+
+
+def test_a_frame_authenticated_before_a_reboot_cannot_be_replayed_after_it(tmp_path: Path) -> None:
+    from flight.ccsds.keystore import load_key_file
+    from flight.dictionary import load_commands
+    from flight.replay_state import ReplayState
+    from ground.command import build
+    from skyrack.sil import write_uplink_key
+
+    key = tmp_path / "uplink.key"
+    write_uplink_key(key)
+    ping = build(load_commands(), "ping", {}, load_key_file(key), bypass=True).cltu
+    # the ping arrives in the pass (1525 s), the flight software restarts at 1600 s, the same CLTU is
+    # transmitted again at 1650 s and arrives within the same pass
+    res = run(load("gpu-node"), 1700.0, tmp_path / "run", key_path=key, restarts=((1600.0, 0),),
+              uplinks=((100.0, ping), (1650.0, ping)))
+    events = res.summary["events"]
+    assert events.get("TC_REJECTED", 0) == 1  # the replay, after the reboot
+    assert ReplayState(tmp_path / "run" / "store" / "uplink.sn").load() == 1
+
+
+def test_replay_state_survives_damage(tmp_path: Path) -> None:
+    from flight.replay_state import ReplayState
+
+    st = ReplayState(tmp_path / "sn")
+    assert st.load() == 0
+    st.save(41)
+    st.save(42)
+    assert ReplayState(tmp_path / "sn").load() == 42
+    raw = bytearray((tmp_path / "sn").read_bytes())
+    raw[6] ^= 1
+    (tmp_path / "sn").write_bytes(bytes(raw))
+    damaged = ReplayState(tmp_path / "sn")
+    assert damaged.load() == 0 and damaged.read_errors == 1
