@@ -342,7 +342,3 @@ def illumination(r_km: npt.ArrayLike, sun_unit: npt.ArrayLike, sun_dist_km: floa
 
 def gmst_rad(jd_utc: float) -> float:
     return float(lib.sk_gmst_rad(jd_utc))
-
-
-def kepler_e(m_rad: float, e: float) -> float:
-    return float(lib.sk_kepler_E(m_rad, e))

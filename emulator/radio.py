@@ -28,7 +28,6 @@ class EmulatedRadio:
         self._down_budget = 0.0
         self._up_budget = 0.0
         self._contact = False
-        self._station = -1
         self._bps = 0.0
         self.delivered: list[Delivered] = []
         self._sink = sink if sink is not None else self.delivered.append
@@ -65,7 +64,6 @@ class EmulatedRadio:
                new_up_bits: float) -> None:
         """Called after each plant advance with the capacity gained in it."""
         self._contact = contact_station >= 0
-        self._station = contact_station
         self._bps = downlink_bps
         self._down_budget += new_down_bits
         while self._tx and len(self._tx[0]) * 8 <= self._down_budget:

@@ -786,10 +786,3 @@ def load(name_or_path: str | Path) -> Scenario:
         raise ScenarioError(f"{text_name}: cannot read ({exc})") from None
     return loads_toml(text, text_name)
 
-
-def with_changes(s: Scenario, **changes: Any) -> Scenario:
-    """A copy of a scenario with some top-level fields replaced."""
-    from dataclasses import replace
-
-    return replace(s, **changes)
-

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from flight.events import EventReporter
 from flight.modes import Mode, ModeManager
 
 
@@ -43,23 +42,3 @@ class ModeCommander:
         if nxt <= allowed:
             m.request(nxt, t_ns, f"to {nxt.name.lower()}")
 
-
-class AuthenticationOffWarning:
-    """With uplink authentication turned off (an explicit configuration), a HIGH warning event
-    every orbit so nobody forgets it."""
-
-    name = "auth_warning"
-
-    def __init__(self, events: EventReporter, period_ns: int, event_id: str = "AUTH_DISABLED") -> None:
-        self.events = events
-        self.period_ns = period_ns
-        self.event_id = event_id
-        self._next = 0
-
-    def reset(self, t_ns: int) -> None:
-        self._next = t_ns
-
-    def step(self, t_ns: int) -> None:
-        if t_ns >= self._next:
-            self.events.emit(t_ns, self.event_id, "HIGH", 0, 0, "uplink auth OFF")
-            self._next = t_ns + self.period_ns

@@ -112,7 +112,7 @@ class Uplink:
                  events: EventReporter, modes: ModeManager, switches: LoadSwitches, params: Parameters, *,
                  sdls: SdlsEndpoint | None, authenticate: bool = True, cuc_offset_ns: int = 0,
                  keep: int = 1000, on_mode_command: Callable[[Mode], None] | None = None,
-                 on_authenticated: Callable[[int], None] | None = None) -> None:
+                 on_authenticated: Callable[[int], None] | None = None, warn_period_ns: int = 0) -> None:
         if authenticate and sdls is None:
             raise ValueError("authentication is on: give the SDLS endpoint (or authenticate=False for a clear link)")
         self.radio = radio
@@ -129,6 +129,10 @@ class Uplink:
         # called with each authenticated frame's SDLS sequence number, once its window has advanced,
         # so the anti-replay state can be kept across reboots
         self.on_authenticated = on_authenticated
+        # with authentication off (only by explicit configuration): an AUTH_DISABLED warning at boot
+        # and every warn_period_ns (one orbit) so nobody forgets it
+        self.warn_period_ns = warn_period_ns
+        self._next_warning = 0
         self.cuc_offset_ns = cuc_offset_ns
         self.rejected: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self.cltus = 0
@@ -152,9 +156,12 @@ class Uplink:
     # ------------------------------------------------------------------ component life cycle
 
     def reset(self, t_ns: int) -> None:
-        pass
+        self._next_warning = t_ns
 
     def step(self, t_ns: int) -> None:
+        if not self.authenticate and self.warn_period_ns > 0 and t_ns >= self._next_warning:
+            self.events.emit(t_ns, "AUTH_DISABLED", "HIGH", 0, 0, "uplink auth OFF")
+            self._next_warning = t_ns + self.warn_period_ns
         for chunk in self.radio.receive():
             self.on_cltus(chunk, t_ns)
 

@@ -28,7 +28,7 @@ from flight.ccsds.keystore import load_key_file
 from flight.ccsds.sdls import Algorithm, SaParams, SdlsEndpoint, SecurityAssociation
 from flight.ccsds.tm_frame import TmFrameConfig
 from flight.clock import SimClock, stopwatch_ns
-from flight.commander import AuthenticationOffWarning, ModeCommander
+from flight.commander import ModeCommander
 from flight.dictionary import load_commands, load_dictionary
 from flight.events import EventReporter
 from flight.executive import Executive, RateGroup
@@ -222,13 +222,12 @@ class FlightStack:
             sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID,
                                      last_rx_sn=self.replay.load())
             sdls = SdlsEndpoint(keys, [sa])
-        else:
-            components.append(AuthenticationOffWarning(self.events, round(orbit_period_s(sc) * NS)))
         self.uplink = Uplink(emu.radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
                              self.modes, self.switches, self.params, sdls=sdls, authenticate=sc.authenticate,
                              cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target,
-                             on_authenticated=self.replay.save if sc.authenticate else None)
+                             on_authenticated=self.replay.save if sc.authenticate else None,
+                             warn_period_ns=round(orbit_period_s(sc) * NS))
         self.hk.providers.append(self.uplink.hk_values)
         components += [self.uplink, TimeTag(self.uplink), self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)

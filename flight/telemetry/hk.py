@@ -70,17 +70,6 @@ def compile_clamp(pdef: PacketDef) -> Clamper:
     return fn
 
 
-_CLAMPERS: dict[int, tuple[PacketDef, Clamper]] = {}
-
-
-def _clamp(pdef: PacketDef, values: dict[str, Any]) -> dict[str, Any]:
-    """Every non-spare field of pdef from values, defaulted and clamped (see compile_clamp)."""
-    hit = _CLAMPERS.get(id(pdef))
-    if hit is None or hit[0] is not pdef:
-        hit = _CLAMPERS[id(pdef)] = (pdef, compile_clamp(pdef))
-    return hit[1](values)
-
-
 class Housekeeping:
     """Component: builds every housekeeping packet of the dictionary at its period."""
 
