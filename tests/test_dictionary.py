@@ -97,6 +97,8 @@ def _value_strategy(f: FieldDef) -> st.SearchStrategy[Any]:
     if f.type == FieldType.TEXT:
         alphabet = st.characters(min_codepoint=1, max_codepoint=127)
         return st.text(alphabet, max_size=f.bits // 8)
+    if f.type == FieldType.BYTES:
+        return st.binary(min_size=f.bits // 8, max_size=f.bits // 8).map(bytes.hex)  # decoded whole
     if f.type == FieldType.FLOAT:
         if f.bits == 32:
             return st.floats(width=32, allow_nan=False, allow_infinity=False)

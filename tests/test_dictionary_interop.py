@@ -41,7 +41,8 @@ def _ccsdspy_fields(p: PacketDef) -> list[Any]:
               pf("msg_counter", "uint", 16, bit_offset=72), pf("destination", "uint", 16, bit_offset=88),
               pf("cuc_coarse", "uint", 32, bit_offset=104), pf("cuc_fine", "uint", 16, bit_offset=136)]
     kinds = {FieldType.UINT: "uint", FieldType.BOOL: "uint", FieldType.ENUM: "uint", FieldType.INT: "int",
-             FieldType.FLOAT: "float", FieldType.TEXT: "str", FieldType.SPARE: "fill"}
+             FieldType.FLOAT: "float", FieldType.TEXT: "str", FieldType.SPARE: "fill",
+             FieldType.BYTES: "fill"}
     for f, off in zip(p.fields, p.offsets, strict=True):
         fields.append(pf(f.name, kinds[f.type], f.bits, bit_offset=off))
     fields.append(pf("pec", "uint", 16, bit_offset=8 * (p.length - 2)))

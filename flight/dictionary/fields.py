@@ -15,6 +15,7 @@ from flight.dictionary.limits import Limits
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 Value = float | int | bool | str
+MAX_BYTES = 4096  # the largest bytes field, octets
 
 
 def _fmt(x: int | float) -> str:
@@ -29,6 +30,7 @@ class FieldType(IntEnum):
     ENUM = 4
     TEXT = 5  # fixed-size ASCII, NUL-padded; bits = 8 x octets
     SPARE = 6  # reserved bits, sent as zeros and not decoded
+    BYTES = 7  # fixed-size opaque octets (a data block); given and decoded as a hex string
 
 
 _ALLOWED_CAL = {
@@ -39,6 +41,7 @@ _ALLOWED_CAL = {
     FieldType.ENUM: (CalKind.ENUM,),
     FieldType.TEXT: (CalKind.NONE,),
     FieldType.SPARE: (CalKind.NONE,),
+    FieldType.BYTES: (CalKind.NONE,),
 }
 
 
@@ -64,6 +67,8 @@ class FieldDef:
             raise DictionaryError(f"bits: an enum is 1..16 bits, got {b}")
         if t == FieldType.TEXT and (b < 8 or b % 8 or b > 8 * 255):
             raise DictionaryError(f"bits: text is a whole number of octets (8..2040 bits), got {b}")
+        if t == FieldType.BYTES and (b < 8 or b % 8 or b > 8 * MAX_BYTES):
+            raise DictionaryError(f"bits: bytes are a whole number of octets (8..{8 * MAX_BYTES} bits), got {b}")
         if t in (FieldType.UINT, FieldType.INT, FieldType.SPARE) and not 1 <= b <= 64:
             raise DictionaryError(f"bits: an integer is 1..64 bits, got {b}")
         if t == FieldType.INT and b < 2:
@@ -105,7 +110,8 @@ class FieldDef:
     def type_name(self) -> str:
         return {FieldType.UINT: f"uint{self.bits}", FieldType.INT: f"int{self.bits}",
                 FieldType.FLOAT: f"float{self.bits}", FieldType.BOOL: "bool", FieldType.ENUM: f"enum{self.bits}",
-                FieldType.TEXT: f"text[{self.bits // 8}]", FieldType.SPARE: f"spare{self.bits}"}[self.type]
+                FieldType.TEXT: f"text[{self.bits // 8}]", FieldType.SPARE: f"spare{self.bits}",
+                FieldType.BYTES: f"bytes[{self.bits // 8}]"}[self.type]
 
     def eng_range(self) -> tuple[float, float] | None:
         """The engineering values the raw range reaches, for calibrated integer fields."""
@@ -130,6 +136,8 @@ class FieldDef:
             return self._encode_enum(value, where)
         if t == FieldType.TEXT:
             return self._encode_text(value, where)
+        if t == FieldType.BYTES:
+            return self._encode_bytes(value, where)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise EncodeError(f"{where}: expected a number, got {value!r}")
         if t == FieldType.FLOAT:
@@ -203,6 +211,18 @@ class FieldDef:
                               f"{value!r}")
         return int.from_bytes(raw.ljust(n, b"\0"), "big")
 
+    def _encode_bytes(self, value: Value, where: str) -> int:
+        n = self.bits // 8
+        if not isinstance(value, str):
+            raise EncodeError(f"{where}: expected the octets as a hex string, got {type(value).__name__}")
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raise EncodeError(f"{where}: not a hex string: {value[:40]!r}") from None
+        if len(raw) > n:
+            raise EncodeError(f"{where}: {len(raw)} octets do not fit {n}")
+        return int.from_bytes(raw.ljust(n, b"\0"), "big")
+
     def raw_from_bits(self, bits: int) -> int | float | str:
         """The raw value (what a generic packet loader such as ccsdspy reads) from the field's bits."""
         t = self.type
@@ -212,6 +232,8 @@ class FieldDef:
             return float(struct.unpack(">f" if self.bits == 32 else ">d", bits.to_bytes(self.bits // 8, "big"))[0])
         if t == FieldType.TEXT:
             return bits.to_bytes(self.bits // 8, "big").rstrip(b"\0").decode("ascii", errors="replace")
+        if t == FieldType.BYTES:
+            return bits.to_bytes(self.bits // 8, "big").hex()
         return bits
 
     def eng_from_raw(self, raw: int | float | str) -> Value:

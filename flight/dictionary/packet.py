@@ -42,6 +42,8 @@ SERVICE_VERIFICATION = 1
 VERIFICATION_SUBTYPES = {1: "acceptance success", 2: "acceptance failure", 3: "start success", 4: "start failure",
                          5: "progress success", 6: "progress failure", 7: "completion success",
                          8: "completion failure", 10: "routing failure"}
+SERVICE_TRANSFER = 13  # large packet transfer; every part is sent as [13,2] with its part number in a field
+SUBTYPE_TRANSFER_PART = 2
 REQUEST_ID_BITS = 16  # a verification report starts with the request ID: packet ID, then sequence control
 
 # names decode_many uses for the header columns; a field may not take them
@@ -52,10 +54,11 @@ class PacketKind(IntEnum):
     HOUSEKEEPING = 0  # PUS service 3, subtype 25, at a period
     EVENT = 1  # PUS service 5, subtype = the severity field's code
     VERIFICATION = 2  # PUS service 1, subtype = the packet's (1 acceptance success ... 8 completion failure)
+    TRANSFER = 3  # PUS service 13, subtype 2: one part of a large message (a job's result), stored and played back
 
 
 _SERVICES = {PacketKind.HOUSEKEEPING: SERVICE_HOUSEKEEPING, PacketKind.EVENT: SERVICE_EVENT,
-             PacketKind.VERIFICATION: SERVICE_VERIFICATION}
+             PacketKind.VERIFICATION: SERVICE_VERIFICATION, PacketKind.TRANSFER: SERVICE_TRANSFER}
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,9 @@ class PacketDef:
                 raise DictionaryError(f"subtype: a verification packet needs a PUS service 1 subtype ({known}), "
                                       f"got {self.subtype}")
         elif self.subtype is not None:
+            fixed = {PacketKind.HOUSEKEEPING: "25", PacketKind.TRANSFER: str(SUBTYPE_TRANSFER_PART)}
             raise DictionaryError(f"subtype: only a verification packet has one; a {kind} packet's subtype is "
-                                  + ("25" if self.kind == PacketKind.HOUSEKEEPING else "its severity_field's code"))
+                                  + fixed.get(self.kind, "its severity_field's code"))
         if not self.fields:
             raise DictionaryError("field: a packet needs at least one field")
         seen: dict[str, int] = {}
@@ -117,10 +121,10 @@ class PacketDef:
             if f.name in HEADER_COLUMNS:
                 raise DictionaryError(f"field[{k}].name: {f.name!r} is reserved for a header value")
             seen[f.name] = k
-            if f.type in (FieldType.FLOAT, FieldType.TEXT) and pos % 8:
+            if f.type in (FieldType.FLOAT, FieldType.TEXT, FieldType.BYTES) and pos % 8:
                 raise DictionaryError(f"field[{k}].bits: a {f.type.name.lower()} field must start on an octet "
                                       f"boundary; it starts {pos % 8} bits into an octet (add a spare field)")
-            if (pos + f.bits - 1) // 8 - pos // 8 >= 8 and f.type != FieldType.TEXT:
+            if (pos + f.bits - 1) // 8 - pos // 8 >= 8 and f.type not in (FieldType.TEXT, FieldType.BYTES):
                 raise DictionaryError(f"field[{k}].bits: {f.name} spans more than 8 octets; align it to an octet")
             offsets.append(pos)
             pos += f.bits
@@ -163,6 +167,8 @@ class PacketDef:
         if self.kind == PacketKind.VERIFICATION:
             assert self.subtype is not None
             return (self.subtype,)
+        if self.kind == PacketKind.TRANSFER:
+            return (SUBTYPE_TRANSFER_PART,)
         sev = self.field(self.severity_field or "")
         return tuple(sorted(code for code, _ in sev.calibration.labels))
 

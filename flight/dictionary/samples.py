@@ -22,6 +22,8 @@ def random_values(pdef: PacketDef, rng: random.Random) -> dict[str, Value]:
             out[f.name] = rng.choice(f.calibration.labels)[1]
         elif f.type == FieldType.TEXT:
             out[f.name] = "".join(rng.choice(string.ascii_letters) for _ in range(rng.randint(0, f.bits // 8)))
+        elif f.type == FieldType.BYTES:
+            out[f.name] = rng.randbytes(f.bits // 8).hex()
         elif f.type == FieldType.FLOAT:
             out[f.name] = f.eng_from_raw(rng.uniform(-1e3, 1e3))
         else:

@@ -34,6 +34,8 @@ def render_packet(p: PacketDef) -> str:
         what = f"housekeeping every {p.period_s:g} s, PUS 3/25"
     elif p.kind == PacketKind.VERIFICATION:
         what = f"verification, PUS 1/{p.subtype} ({VERIFICATION_SUBTYPES[p.subtype or 0]})"
+    elif p.kind == PacketKind.TRANSFER:
+        what = "large message part, PUS 13/2, stored and played back"
     else:
         what = f"event, PUS 5/{'/'.join(map(str, p.subtypes))} by {p.severity_field}"
     lines = [f"APID {p.apid} (0x{p.apid:03x})  {p.name}  {p.length} octets  {what}"]

@@ -72,6 +72,8 @@ class BulkDecoder:
             b0, b1 = off // 8, (off + f.bits - 1) // 8
             if f.type == FieldType.TEXT:
                 self.columns.append(_Column(f, word(b0, f"S{f.bits // 8}"), 0, 0))
+            elif f.type == FieldType.BYTES:
+                self.columns.append(_Column(f, word(b0, f"V{f.bits // 8}"), 0, 0))
             elif f.type == FieldType.FLOAT:
                 self.columns.append(_Column(f, word(b0, f">f{f.bits // 8}"), 0, 0))
             elif off % 8 == 0 and f.bits in (8, 16, 32, 64):
@@ -164,6 +166,8 @@ class BulkDecoder:
                 out[f.name] = self._enum_tables[f.name][x]
             elif f.type == FieldType.TEXT:
                 out[f.name] = np.char.decode(x.astype(np.bytes_), "ascii", errors="replace")
+            elif f.type == FieldType.BYTES:  # hex strings, as the per-packet decoder gives them
+                out[f.name] = np.array([bytes(v).hex() for v in x], dtype=f"U{f.bits // 4}")
             elif f.calibration.kind != CalKind.NONE:
                 out[f.name] = f.calibration.to_eng_array(x)
             else:
