@@ -30,6 +30,16 @@ class UsageError(Exception):
     pass
 
 
+
+def _apid(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an APID: {text!r} (decimal, or hex as 0x130)") from None
+    if not 0 <= v <= 0x7FF:
+        raise argparse.ArgumentTypeError(f"an APID is 0..2047, got {text}")
+    return v
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", nargs="?", help="capture file, or - for standard input (or use --port)")
     p.add_argument("--port", metavar="URL", help="read a live stream from a pyserial URL "
@@ -43,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="transfer frame length in octets (default: detected, else 1115)")
     p.add_argument("--randomized", action=argparse.BooleanOptionalAction, default=None,
                    help="frames are pseudo-randomized (default: detected, else off)")
-    p.add_argument("--apid", type=int, action="append", metavar="N", help="only these APIDs (repeatable)")
+    p.add_argument("--apid", type=_apid, action="append", metavar="N",
+                   help="only these APIDs, decimal or 0x hex (repeatable)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per packet (with --stats: one object)")
     out.add_argument("--csv", metavar="DIR", help="one CSV file per packet type in DIR")
@@ -100,6 +111,8 @@ def _chunks_from_socket(url: str, idle_timeout: float | None) -> Iterator[bytes]
     host, _, port_text = url[len("socket://"):].partition(":")
     try:
         sock = socket.create_connection((host, int(port_text.split("?")[0])), timeout=5)
+    except ConnectionResetError:
+        return  # the peer accepted and reset at once: an empty stream (what it sent died with the reset)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot open {url}: {exc}") from None
     sock.settimeout(idle_timeout)
