@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from emulator.workload import Workload, parse_workload
 from flight.toml_table import REQUIRED, TomlTable
 
 R_EARTH_KM = 6378.137
@@ -249,6 +250,7 @@ class Scenario:
     flight_parameters: tuple[tuple[str, float], ...] = ()  # overrides of the flight parameter table
     authenticate: bool = True  # uplink authentication; off only by an explicit setting
     command_plan: tuple[PlannedCommand, ...] = ()
+    workload: Workload | None = None  # the compute jobs ([workload]); None: none
     source: str = field(default="<memory>", compare=False)
 
     def node_index(self, name: str) -> int:
@@ -747,6 +749,9 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
 
     flight_parameters, authenticate = _flight(top.table("flight"))
     command_plan = _command_plan(top)
+    workload = parse_workload(top.table("workload"), seed)
+    if workload is not None and payload is None:
+        raise ScenarioError("workload: the scenario has no [payload] to run its jobs")
     top.done()
     return Scenario(
         name=name, description=description, epoch=epoch, seed=seed, substep_s=substep_s, environment=env,
@@ -754,7 +759,7 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> Scenario:
         surfaces=tuple(surfaces), conductors=tuple(conductors), radiation_links=tuple(radlinks),
         panels=tuple(panels), battery=battery, bus=bus, loads=tuple(loads), payload=payload,
         devices=tuple(devices), flight_parameters=flight_parameters, authenticate=authenticate,
-        command_plan=command_plan, source=source,
+        command_plan=command_plan, workload=workload, source=source,
     )
 
 

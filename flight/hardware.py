@@ -51,6 +51,7 @@ class HardwareConfig:
     battery_ocv: tuple[tuple[float, float], ...] = ()  # (state of charge 0..1, cell open-circuit volts)
     payload_modes: tuple[str, ...] = ()  # mode names for modes 1..n (0 is off)
     payload_mode_power_w: tuple[float, ...] = ()  # nominal power of modes 1..n
+    payload_mode_throughput: tuple[float, ...] = ()  # throughput of modes 1..n (1.0 = full speed)
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.devices]

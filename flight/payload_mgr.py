@@ -33,9 +33,11 @@ controller restart the part once it has cooled to its recovery point.
 
 Policy. What runs and at which mode is decided by a `PayloadPolicy`:
 `choose(t_ns, running) -> Decision(mode, job)`, told of each job's end by
-`job_ended(t_ns, job, completed)`. Returning a job other than the running one preempts it
-(the running one is aborted). `FifoPolicy`, the built-in one, runs a fixed list of jobs in
-order at the highest mode and asks for mode 0 when the list is empty; a scheduler replaces it.
+`job_ended(t_ns, job, completed, done_s)` (done_s: the work the run did). Returning a job other
+than the running one preempts it (the running one is aborted). Mode 0 with a job holds the job:
+it stays loaded on the controller with its progress, the accelerator drawing no power.
+`FifoPolicy`, the built-in one, runs a fixed list of jobs in order at the highest mode and asks
+for mode 0 when the list is empty; flight.scheduler.JobScheduler replaces it.
 
 Jobs: JOB_STARTED (param1 job id, param2 work units of 10 ms), JOB_DONE (param1 job id,
 param2 wall seconds it took), JOB_ABORTED (param1 job id, param2 work done in 10 ms units
@@ -120,7 +122,7 @@ class PayloadPolicy(Protocol):
 
     def choose(self, t_ns: int, running: Job | None) -> Decision: ...
 
-    def job_ended(self, t_ns: int, job: Job, completed: bool) -> None: ...
+    def job_ended(self, t_ns: int, job: Job, completed: bool, done_s: float) -> None: ...
 
 
 class FifoPolicy:
@@ -139,7 +141,7 @@ class FifoPolicy:
             return Decision(self.mode, self.queue[0])
         return Decision(0, None)
 
-    def job_ended(self, t_ns: int, job: Job, completed: bool) -> None:
+    def job_ended(self, t_ns: int, job: Job, completed: bool, done_s: float = 0.0) -> None:
         if completed and self.queue and self.queue[0] == job:
             self.completed.append(self.queue.popleft())
 
@@ -240,9 +242,7 @@ class PayloadManager:
         self._update_cap(t_ns, tm)
         self._track_job(t_ns, tm)
         decision = self.policy.choose(t_ns, self.running.job if self.running else None)
-        want = min(decision.mode, self.n_modes)
-        if decision.job is not None:
-            want = max(want, 1)
+        want = min(decision.mode, self.n_modes)  # mode 0 with a job holds it: loaded, no work, no power
         self._set_mode(min(want, self.cap), tm)
         self._run(t_ns, decision.job, tm)
 
@@ -370,7 +370,7 @@ class PayloadManager:
             self.command_failures += 1  # the controller loses the job when it is powered off anyway
         self.running = None
         self.events.emit(t_ns, "JOB_ABORTED", "LOW", r.job.job_id, round(r.done_s / WORK_UNIT_S), why)
-        self.policy.job_ended(t_ns, r.job, False)
+        self.policy.job_ended(t_ns, r.job, False, r.done_s)
 
     def _track_job(self, t_ns: int, tm: PayloadTelemetry | None) -> None:
         r = self.running
@@ -386,6 +386,6 @@ class PayloadManager:
             self.jobs_done += 1
             took_s = round((t_ns - r.started_ns) / NS)
             self.events.emit(t_ns, "JOB_DONE", "INFO", r.job.job_id, took_s, f"job {r.job.job_id} done")
-            self.policy.job_ended(t_ns, r.job, True)
+            self.policy.job_ended(t_ns, r.job, True, r.job.work_s)
         elif not running and t_ns - r.last_seen_ns >= self.config.lost_after_s * NS:
             self._abort(t_ns, "job lost")

@@ -275,6 +275,11 @@ class PowerManager:
     def is_shed(self, load: str) -> bool:
         return load in self.shed
 
+    @property
+    def array_best_w(self) -> float:
+        """The highest array power seen in sunlight (what the array gives when the bus takes all of it)."""
+        return self._array_best_w
+
     def soc_estimate(self) -> float | None:
         """For FDIR's cross-check: the estimate, None until known."""
         return self.soc if self.soc_known else None

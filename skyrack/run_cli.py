@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
+POLICY_NAMES = ("skyrack", "run-always", "sunlit-only", "soc-threshold", "static-priority")
 UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
@@ -31,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out", metavar="DIR", help="output directory (default: out)")
     p.add_argument("--speed", default="max", metavar="max|realtime|FACTOR",
                    help="max (default): as fast as possible; realtime; or a factor of real time (e.g. 10)")
+    p.add_argument("--policy", default="skyrack", choices=POLICY_NAMES,
+                   help="compute scheduling policy (default: skyrack; the others are the baselines it is "
+                        "measured against)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         return 2
     bar = Progress(args.duration, f"run {scenario.name}", "sim s", stream=err)  # type: ignore[arg-type]
     try:
-        result = sil_run(scenario, args.duration, Path(args.out), seed=args.seed, progress=bar.update, speed=speed)
+        result = sil_run(scenario, args.duration, Path(args.out), seed=args.seed, progress=bar.update, speed=speed,
+                         policy=args.policy)
     except OSError as exc:
         err.write(f"skyrack run: {exc}\n")
         return 2
@@ -82,5 +87,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     out.write(f"  energy harvested          {s['energy_harvested_j'] / 3.6e6:.2f} kWh\n")
     out.write(f"  packets generated         {s['packets_generated']}, downlinked {s['packets_downlinked']}, "
               f"still stored {s['packets_stored']}\n")
+    if s["jobs_released"]:
+        out.write(f"  compute ({s['policy']})        {s['jobs_delivered']}/{s['jobs_released']} jobs delivered, value "
+                  f"{s['value_delivered']:,.1f} of {s['value_released']:,.1f}, {s['deadline_misses']} deadline "
+                  f"misses, payload utilization {100 * s['payload_utilization']:.1f} %\n")
     out.write(f"  outputs in {result.out_dir}/: downlink.cadu, summary.json, timeline.log\n")
     return 0

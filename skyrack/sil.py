@@ -23,6 +23,7 @@ from emulator import Emulator
 from emulator.faults import Fault
 from emulator.radio import Delivered
 from emulator.scenario import Chip, LoadKind, Scenario, Source
+from emulator.workload import WorkloadJob, generate
 from flight.ccsds.farm import Farm
 from flight.ccsds.keystore import load_key_file
 from flight.ccsds.sdls import Algorithm, SaParams, SdlsEndpoint, SecurityAssociation
@@ -34,20 +35,26 @@ from flight.events import EventReporter
 from flight.executive import Executive, RateGroup
 from flight.fdir import FaultDetection
 from flight.hardware import ChipKind, DeviceSpec, HardwareConfig, LoadSpec
+from flight.jobs import JobSpec
 from flight.modes import Mode, ModeManager
 from flight.orbit import MeanElements, OrbitPredictor, Station, TwoLineElements
+from flight.outlook import FlightOutlook
 from flight.params import Parameters
 from flight.payload_mgr import PayloadManager
 from flight.power import PowerManager
 from flight.replay_state import ReplayState
+from flight.sched_policies import make_policy
+from flight.scheduler import JobScheduler, journal_at
 from flight.sensors import SensorPoller
 from flight.switches import LoadSwitches
 from flight.telemetry.downlink import Downlink
 from flight.telemetry.hk import Housekeeping
+from flight.telemetry.results import ResultWriter
 from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig
 from flight.thermal import ThermalControl
 from flight.timetag import TimeTag
 from flight.uplink import Uplink
+from ground.jobs import delivered_jobs, score
 
 NS = 1_000_000_000
 SPACECRAFT_ID = 0x2A5
@@ -86,7 +93,8 @@ def hardware_from_scenario(sc: Scenario) -> HardwareConfig:
         tuple(devices), loads, tuple(n.name for n in sc.nodes), b.cells_series, b.cells_parallel,
         b.cell_capacity_ah * b.cells_parallel * (1 - b.capacity_fade), b.ocv,
         tuple(m.name for m in sc.payload.modes) if sc.payload else (),
-        tuple(m.power_w for m in sc.payload.modes) if sc.payload else ())
+        tuple(m.power_w for m in sc.payload.modes) if sc.payload else (),
+        tuple(m.throughput for m in sc.payload.modes) if sc.payload else ())
 
 
 SERIES = ("illumination", "contact_station", "array_available_w", "array_used_w", "load_total_w", "battery_soc",
@@ -174,9 +182,10 @@ def plan_uplinks(sc: Scenario, key_path: Path) -> list[tuple[int, bytes]]:
             for k, c in enumerate(sc.command_plan)]
 
 
-def default_jobs(sc: Scenario) -> list[tuple[int, float]]:
-    """A plain workload until the scheduler exists: back-to-back 30-minute chunks of work."""
-    return [(k, 1800.0) for k in range(1, 1000)] if sc.payload is not None else []
+def job_spec(j: WorkloadJob) -> JobSpec:
+    """A workload job as the flight software receives it."""
+    return JobSpec(j.job_id, j.kind, j.work_s, j.value, j.priority, round(j.release_s * NS),
+                   None if j.deadline_s is None else round(j.deadline_s * NS), j.checkpoint_s, j.output_bytes)
 
 
 class FlightStack:
@@ -184,7 +193,7 @@ class FlightStack:
     `kill()` drops it the way a crash would (nothing flushed or closed)."""
 
     def __init__(self, emu: Emulator, hw: HardwareConfig, out_dir: Path, fsync: FsyncPolicy, t_ns: int,
-                 key_path: Path | None = None) -> None:
+                 key_path: Path | None = None, policy: str = "skyrack") -> None:
         sc = emu.scenario
         dictionary = load_dictionary()
         offset = cuc_offset_ns(sc.epoch)
@@ -197,8 +206,9 @@ class FlightStack:
         self.switches = LoadSwitches(hw, self.sensors.gpio)
         s = self.sensors
         self.fdir = FaultDetection(hw, s.readings, s.devices, self.params, self.events, self.modes)
+        predictor = predictor_from_scenario(sc)
         self.power = PowerManager(hw, s.readings, self.params, self.events, self.modes, self.switches,
-                                  valid=self.fdir.valid, forecast=_EclipseIntervals(predictor_from_scenario(sc)),
+                                  valid=self.fdir.valid, forecast=_EclipseIntervals(predictor),
                                   peers=[self.fdir])
         self.fdir.soc_estimate = self.power.soc_estimate
         self.fdir.peers.append(self.power)
@@ -206,11 +216,21 @@ class FlightStack:
                                       valid=self.fdir.valid, inhibited=self.power.is_shed)
         components: list[Any] = [s, self.fdir, self.power, self.thermal]
         self.payload: PayloadManager | None = None
+        self.scheduler: JobScheduler | None = None
+        self.results: ResultWriter | None = None
         if s.payload is not None:
-            self.payload = PayloadManager(hw, s.readings, s.payload, self.switches, self.params, self.modes,
-                                          self.events, default_jobs(sc), valid=self.fdir.valid,
-                                          inhibited=self.power.is_shed)
-            components.append(self.payload)
+            results = self.results = ResultWriter(dictionary, self.downlink.store_packet, offset)
+            self.scheduler = JobScheduler(make_policy(policy), lambda t: outlook(t), hw.payload_mode_power_w,
+                                          hw.payload_mode_throughput, self.events, results.add,
+                                          journal_at(out_dir / "store"))
+            results.on_progress = self.scheduler.result_progress
+            self.payload = pm = PayloadManager(hw, s.readings, s.payload, self.switches, self.params, self.modes,
+                                               self.events, policy=self.scheduler, valid=self.fdir.valid,
+                                               inhibited=self.power.is_shed)
+            outlook = FlightOutlook(hw, s.readings, self.params, self.power, predictor, pm,
+                                    lambda: self.store.stats.pending)
+            self.scheduler.progress_of = lambda: pm.running.done_s if pm.running is not None else 0.0
+            components += [self.payload, results]
         self.commander = ModeCommander(self.modes, [self.power, self.fdir])
         self.hk = Housekeeping(dictionary, hw, s.readings, self.downlink.on_packet,
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
@@ -229,6 +249,8 @@ class FlightStack:
                              on_authenticated=self.replay.save if sc.authenticate else None,
                              warn_period_ns=round(orbit_period_s(sc) * NS))
         self.hk.providers.append(self.uplink.hk_values)
+        if self.scheduler is not None:
+            self.hk.providers.append(self.scheduler.hk_values)
         components += [self.uplink, TimeTag(self.uplink), self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)
@@ -248,6 +270,30 @@ class FlightStack:
 
     def store_dir(self) -> Path:
         return Path(self.store.directory)
+
+
+def job_summary(sc: Scenario, workload: tuple[WorkloadJob, ...], capture: Path, end_s: float, fs: FlightStack,
+                emu: Emulator) -> dict[str, Any]:
+    """The compute side of the summary: what the ground received (job results decoded from the
+    capture) scored against the workload, and what the flight software counted."""
+    sched = fs.scheduler
+    got = delivered_jobs(capture, load_dictionary()) if workload else {}
+    sc_ = score(workload, got, end_s, cuc_offset_ns(sc.epoch) / NS)
+    work_s = float(emu.state["work_total_s"])
+    return {
+        "policy": sched.policy.name.lower() if sched is not None else None,
+        "jobs_released": sc_.released,
+        "jobs_completed": sched.completed if sched is not None else 0,
+        "jobs_delivered": sc_.delivered,
+        "jobs_late": sc_.late,
+        "deadline_misses": sc_.deadline_misses,
+        "value_released": round(sc_.value_released, 2),
+        "value_delivered": round(sc_.value_delivered, 2),
+        "work_done_s": work_s,
+        "payload_utilization": work_s / end_s if end_s > 0 else 0.0,
+        "work_lost_s": sum(st.lost_s for st in sched.jobs.values()) if sched is not None else 0.0,
+        "payload_energy_j": float(emu.state["e_payload_j"]),
+    }
 
 
 STEP_NS = NS
@@ -270,7 +316,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         progress: Callable[[float], None] | None = None, fsync: FsyncPolicy = FsyncPolicy.ON_ROLL,
         restarts: tuple[tuple[float, int], ...] = (), faults: tuple[tuple[float, Fault], ...] = (),
         speed: float | None = None, key_path: Path | None = None,
-        uplinks: tuple[tuple[float, bytes], ...] = ()) -> RunResult:
+        uplinks: tuple[tuple[float, bytes], ...] = (), policy: str = "skyrack") -> RunResult:
     """Run the closed loop.
 
     restarts: (time s, torn bytes) at which the flight process is killed (optionally mid-write)
@@ -280,6 +326,9 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     key_path: the uplink key file (default: a fresh key written to DIR/keys/uplink.key, mode 0600,
       which `skyrack cmd --key` signs with).
     uplinks: (time s, CLTU) the ground transmits; a CLTU reaches the spacecraft in the next contact.
+    policy: the compute scheduling policy (flight.sched_policies.POLICIES). The scenario's workload
+      jobs are handed to the flight scheduler at their release times (as the ground or an onboard
+      source would submit them).
     fsync: the store's policy. A simulated run defaults to syncing on segment roll: a killed
       process loses nothing either way (the store writes straight to the OS); per-record or
       every-N syncing guards against power loss on a board.
@@ -306,7 +355,11 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     for at_s, fault in faults:
         emu.inject(fault, at_ns=round(at_s * NS))
     clock = SimClock(0)
-    fs = FlightStack(emu, hw, out_dir, fsync, 0, key_path)
+    make_policy(policy)  # an unknown name fails before anything runs
+    fs = FlightStack(emu, hw, out_dir, fsync, 0, key_path, policy)
+    workload = generate(sc.workload) if sc.workload is not None else ()
+    pending_jobs = [j for j in workload if j.release_s * NS <= duration_s * NS]
+    next_job = 0
     boots = [fs]
     pending_uplinks = sorted([*((round(t * NS), c) for t, c in uplinks), *plan_uplinks(sc, key_path)])
     pending_restarts = sorted((round(t * NS), torn) for t, torn in restarts)
@@ -324,8 +377,12 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                 _, torn = pending_restarts.pop(0)
                 fs.kill(torn)
                 timeline.append((t, f"flight software killed{' mid-write' if torn else ''}, restarted"))
-                fs = FlightStack(emu, hw, out_dir, fsync, t, key_path)
+                fs = FlightStack(emu, hw, out_dir, fsync, t, key_path, policy)
                 boots.append(fs)
+            while next_job < len(pending_jobs) and pending_jobs[next_job].release_s * NS <= t:
+                if fs.scheduler is not None:
+                    fs.scheduler.submit(t, job_spec(pending_jobs[next_job]))
+                next_job += 1
             while pending_uplinks and pending_uplinks[0][0] <= t:
                 emu.radio.uplink(pending_uplinks.pop(0)[1])
             emu.advance(t - emu.t_ns)
@@ -361,6 +418,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     fs.store.close()
     write_timeseries(out_dir / "timeseries.csv", emu.log_data(), sc)
     snap = emu.snapshot()
+    jobs = job_summary(sc, workload, capture_path, end_ns / NS, fs, emu)
     wall = time.monotonic() - wall0
     summary: dict[str, Any] = {
         "scenario": sc.name,
@@ -375,9 +433,9 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         "mode_time_s": fs.modes.account(end_ns),
         "events": {k: sum(b.events.counts.get(k, 0) for b in boots) for k in sorted(
             {k for b in boots for k in b.events.counts})},
-        "jobs_done": sum(b.payload.jobs_done if b.payload else 0 for b in boots),
-        "work_done_s": float(snap["payload"]["job_done_s"]),
-        "packets_generated": sum(b.hk.generated + sum(b.events.counts.values()) for b in boots),
+        **jobs,
+        "packets_generated": sum(b.hk.generated + sum(b.events.counts.values())
+                                 + (b.results.parts_written if b.results is not None else 0) for b in boots),
         "housekeeping_generated": sum(b.hk.generated for b in boots),
         "packets_downlinked": sum(b.downlink.packets_realtime + b.downlink.packets_played_back for b in boots),
         "packets_stored": sstats.pending,

@@ -271,7 +271,7 @@ def test_a_scheduler_can_replace_the_policy(hw: HardwareConfig) -> None:
         def choose(self, t_ns: int, running: Job | None) -> Decision:
             return Decision(2, Job(1, 50.0) if t_ns < 3 * NS else Job(2, 1.0))
 
-        def job_ended(self, t_ns: int, job: Job, completed: bool) -> None:
+        def job_ended(self, t_ns: int, job: Job, completed: bool, done_s: float) -> None:
             self.ended.append((job.job_id, completed))
 
     pol = Urgent()

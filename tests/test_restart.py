@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from emulator import load
-from flight.dictionary import load_dictionary
+from flight.dictionary import PacketKind, load_dictionary
 from ground.stream import StreamDecoder
 from skyrack.sil import run
 
@@ -24,13 +24,15 @@ def test_restarts_lose_no_stored_packet(tmp_path: Path, torn: int) -> None:
     assert s["boots"] == 5
     dec = StreamDecoder(load_dictionary())
     recs = dec.feed((tmp_path / "downlink.cadu").read_bytes()) + dec.finish()
-    keys = Counter((r.apid, r.time) for r in recs if r.time is not None)
+    keys = Counter((r.apid, r.seq, r.time) for r in recs if r.time is not None)
     assert all(n == 1 for n in keys.values()), [k for k, n in keys.items() if n > 1][:5]  # exactly once
     # every packet made before the contact was stored and reached the ground; a kill in the middle of
     # a write (at 600 s) costs the one record it cut short
-    t0 = min(t for _, t in keys)
-    before = {k for k in keys if k[1] - t0 < 1525 and k[0] != 0x110}  # housekeeping (events are counted apart)
-    expected = 3 * 1525 + 2 * 153  # power, battery and payload every second, thermal and uplink every 10 s, 1525 s
+    t0 = min(t for _, _, t in keys)
+    hk = {p.apid for p in load_dictionary().packets if p.kind == PacketKind.HOUSEKEEPING}
+    before = {k for k in keys if k[2] - t0 < 1525 and k[0] in hk}  # housekeeping (events are counted apart)
+    # power, battery and payload every second, thermal, uplink and scheduling every 10 s, over 1525 s
+    expected = 3 * 1525 + 3 * 153
     assert len(before) == expected - (1 if torn else 0)
     assert dec.stats_json()["crc_errors"] == 0
     boots = [r for r in recs if r.name == "event" and r.fields["event_id"] == "BOOT"]

@@ -363,7 +363,7 @@ def test_parse_rejects_a_non_table() -> None:
 @pytest.mark.parametrize("text", [
     GPU_TEXT.replace("seed = 1", "seed = = 1", 1),
     GPU_TEXT.replace("[orbit]", "[orbit", 1),
-    GPU_TEXT + "\nname = \"again\"\n",          # a key defined twice
+    "name = \"again\"\n" + GPU_TEXT,          # a key defined twice
     'name = "x"\nepoch = "2026-01-01T00:00:00Z\n',
 ])
 def test_malformed_toml(text: str) -> None:

@@ -26,8 +26,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object],
 def test_every_packet_is_downlinked_or_still_stored(result: tuple[dict[str, object], Path]) -> None:
     s, out = result
     assert s["packets_generated"] == s["packets_downlinked"] + s["packets_stored"]  # type: ignore[operator]
-    # power, battery and payload HK every second, thermal and uplink every 10 s, over 2401 ticks; events besides
-    assert s["housekeeping_generated"] == 3 * 2401 + 2 * 241
+    # power, battery and payload HK every second, thermal, uplink and scheduling every 10 s, over 2401 ticks;
+    # events and job results besides
+    assert s["housekeeping_generated"] == 3 * 2401 + 3 * 241
     dec = StreamDecoder(load_dictionary())
     recs = dec.feed((out / "downlink.cadu").read_bytes()) + dec.finish()
     st = dec.stats_json()

@@ -73,6 +73,10 @@ class Downlink:
         else:
             self._store(tag, t_ns, packet)
 
+    def store_packet(self, tag: int, t_ns: int, packet: bytes) -> None:
+        """A packet for playback only (a job's result): straight to the store, even during a contact."""
+        self._store(tag, t_ns, packet)
+
     def _store(self, tag: int, t_ns: int, packet: bytes) -> None:
         try:
             seq = self.store.append(packet, t_ns, tag)
