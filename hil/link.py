@@ -44,10 +44,13 @@ retransmission) rather than after the timeout.
 Retransmission timeout. With `baud` set, the endpoint models the line (10 bits per octet) to know when
 each frame has left: the timer of a frame runs from the end of its transmission. RTO = SRTT + 4 RTTVAR
 (RFC 6298, samples from frames sent once only), at least `rto_min_ns` plus the line time of the longest
-frame seen from the peer (an ack can wait behind one), at most `rto_max_ns`; it doubles on each timeout
-until a fresh sample. Before any sample it is `rto_initial_ns`. With `baud` set and `tx_ahead_ns`, new
-frames are released only while the modelled line is busy for less than `tx_ahead_ns`, so the OS buffers
-stay shallow (acks are not queued behind seconds of data) while the line never idles.
+frame seen from the peer (an ack can wait behind one), at most `rto_max_ns`; it doubles once per round of
+timeouts until a fresh sample. Before any sample it is `rto_initial_ns`. A frame's timer is the RTO plus
+its own line time: a spurious resend of a long frame costs that much line time, so it waits longer.
+
+Pacing. With `baud` and `tx_ahead_ns` set, new frames are released only while the modelled line is busy
+for less than `tx_ahead_ns`, so the OS buffers stay shallow (acks are not queued behind seconds of data)
+while the line never idles.
 
 Heartbeat. After `heartbeat_interval_ns` without sending anything, an established end sends HEARTBEAT
 (unsequenced; it carries the cumulative ack). `Link.silent_ns(now_ns)` is the time since the last valid
@@ -454,7 +457,8 @@ class Link:
         o.last_order = self._tx_order
         o.tx_count += 1
         o.tx_end_ns = self._emit(out, wire, now_ns)
-        o.deadline_ns = o.tx_end_ns + self.rto_ns()
+        # plus the frame's own line time: a late ack costs a long frame's resend that much line time
+        o.deadline_ns = o.tx_end_ns + self.rto_ns() + int(self._octet_ns * len(wire))
 
     def next_deadline_ns(self) -> int | None:
         """When poll_output has something to do next if no bytes arrive; None when nothing is scheduled.
