@@ -4,6 +4,7 @@ the endpoint's next deadline. The only part of the link that reads a clock and w
     pump = LinkPump(link, open_port(url, baud))
     while running:
         for msg in pump.service(0.05): ...   # at most 50 ms, less when bytes come or a timer is due
+            link.send(...)                   # replies go out at the next service call, carrying the ack
 
 `service_all` does the same for several pumps in one thread (both ends of a test rig, a bench).
 
@@ -77,11 +78,9 @@ class LinkPump:
         else:
             waiting = self.port.in_waiting
             data = self.port.read(waiting) if waiting else b""
-        delivered = self.link.feed(data, self.clock()) if data else []
-        # answer at once: acks, and the frames the window now lets out
-        self._out += self.link.poll_output(self.clock())
-        self._write()
-        return delivered
+        # Output is polled at the start of the next service call, after the caller has handled these
+        # messages: a reply sent meanwhile carries the ack, instead of a standalone ACK going out first.
+        return self.link.feed(data, self.clock()) if data else []
 
     def service(self, timeout_s: float) -> list[Message]:
         """Write the endpoint's output, wait up to timeout_s for input or its next deadline, feed what came.
