@@ -258,7 +258,7 @@ class Link:
         self._hello_due_ns: int | None = None  # None: at the first poll
         self._hello_acks: list[HelloAck] = []
         self._failure: str | None = None
-        self._local_errors: list[Message] = []
+        self._announcements: list[bytes] = []  # unsequenced ERROR frames to send
 
         # sending
         self._next_seq = self.config.first_seq  # assigned by the next send()
@@ -350,6 +350,11 @@ class Link:
         """send(message.KIND, message.encode())."""
         return self.send(message.KIND, message.encode())
 
+    def announce_error(self, error: ErrorMsg) -> None:
+        """Send error once, outside the sequenced stream, at the next poll_output: best effort (no
+        retransmission), and possible before the handshake, when send() would wait."""
+        self._announcements.append(encode_frame(Kind.ERROR, error.encode()))
+
     def _hello(self) -> Hello:
         return Hello(PROTOCOL_VERSION, self.role, self.session_id, self._base, self.config.window,
                      self.capabilities, self.software)
@@ -393,6 +398,9 @@ class Link:
         for hello_ack in self._hello_acks:
             self._emit(out, encode_frame(Kind.HELLO_ACK, hello_ack.encode(), ack=ack, flags=ack_flag), now_ns)
         self._hello_acks.clear()
+        for wire in self._announcements:
+            self._emit(out, wire, now_ns)
+        self._announcements.clear()
 
         data = bytearray()
         if self._established():
@@ -465,7 +473,7 @@ class Link:
         A time at or before the latest now_ns given means at once."""
         now = self._now_ns if self._now_ns is not None else 0
         times: list[int] = []
-        if self._now_ns is None or self._hello_acks:
+        if self._now_ns is None or self._hello_acks or self._announcements:
             return now
         if (not self._hello_acked or self._failure is not None) and self._hello_due_ns is not None:
             times.append(self._hello_due_ns)

@@ -388,3 +388,34 @@ def test_feed_never_raises_on_garbage() -> None:
                                ack=rng.randrange(SEQ_MOD), flags=rng.randrange(256)), i)
     assert link.stats.frames_received >= 300
     assert link.stats.rejected_frames > 0
+
+
+def test_announced_error_arrives_outside_the_stream() -> None:
+    a, b = pair()
+    a.announce_error(ErrorMsg(ErrorCode.UNSUPPORTED, "no real payload on this board"))
+    rig = Rig(a, b)
+    rig.connect()
+    errors = [m for m in rig.got_b if m.kind is Kind.ERROR]
+    assert len(errors) == 1 and errors[0].seq is None and not errors[0].local
+    assert errors[0].decode() == ErrorMsg(ErrorCode.UNSUPPORTED, "no real payload on this board")
+
+
+def test_one_frame_each_way_per_tick_when_replies_carry_the_acks() -> None:
+    """Lockstep: TICK out, TICK_DONE back (carrying the ack), the next TICK carrying the ack of that."""
+    rig = Rig(*pair())
+    rig.connect()
+    sent_a0, sent_b0 = rig.a.stats.frames_sent, rig.b.stats.frames_sent
+    ticks = 50
+    for k in range(ticks):
+        rig.a.send(Kind.TICK, k.to_bytes(4, "big"))
+        rig.ab.put(rig.a.poll_output(rig.t), rig.t)
+        rig.t += MS
+        got = rig.b.feed(rig.ab.take(rig.t), rig.t)
+        assert [m.kind for m in got] == [Kind.TICK]
+        rig.b.send(Kind.TICK_DONE, got[0].payload)
+        rig.ba.put(rig.b.poll_output(rig.t), rig.t)
+        rig.t += MS
+        assert [m.kind for m in rig.a.feed(rig.ba.take(rig.t), rig.t)] == [Kind.TICK_DONE]
+    assert rig.a.stats.frames_sent - sent_a0 == ticks
+    assert rig.b.stats.frames_sent - sent_b0 == ticks
+    assert rig.a.pending() == 0 and rig.b.pending() == 1  # the last TICK_DONE waits for the next TICK's ack
