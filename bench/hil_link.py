@@ -6,7 +6,8 @@
             the pipe filling up are not counted. The framing alone allows 1115 / 1134 = 0.983.
   rtt       the host sends TICK (simulated time, tick number, and a pushed poll of 12 16-bit register
             reads), the board answers TICK_DONE as soon as it is delivered; the time from the host's send()
-            to the TICK_DONE delivery, median and 90th percentile over --ticks exchanges.
+            to the TICK_DONE delivery, median and 90th percentile over --ticks exchanges, and the link
+            frames each end sent per tick (acks ride on the replies: 1.0 each way when nothing is lost).
 
 Both ends and the relay run in this process (the relay in a thread), with the link defaults and
 `LinkConfig(baud=...)`. Each baud gets a fresh relay and fresh endpoints.
@@ -88,7 +89,10 @@ def rtt(baud: int, ticks: int) -> dict[str, Any]:
             _connect(host, board)
             samples: list[float] = []
             tick_len = done_len = 0
+            frames0 = (0, 0)
             for k in range(ticks + 3):  # the first three warm up
+                if k == 3:
+                    frames0 = (host.link.stats.frames_sent, board.link.stats.frames_sent)
                 tick = Tick(k * 100_000_000, k, poll).encode()
                 tick_len = len(tick)
                 t0 = time.perf_counter_ns()
@@ -106,6 +110,8 @@ def rtt(baud: int, ticks: int) -> dict[str, Any]:
                     samples.append((time.perf_counter_ns() - t0) / 1e6)
             samples.sort()
             return {
+                "host_frames_per_tick": (host.link.stats.frames_sent - frames0[0]) / ticks,
+                "board_frames_per_tick": (board.link.stats.frames_sent - frames0[1]) / ticks,
                 "rtt_ms": statistics.median(samples),
                 "rtt_ms_p90": samples[int(0.9 * (len(samples) - 1))],
                 "tick_payload": tick_len,
@@ -141,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         out[f"rtt_ms_{baud}"] = round(r["rtt_ms"], 3)
         out[f"rtt_ms_p90_{baud}"] = round(r["rtt_ms_p90"], 3)
         out[f"rtt_wire_ms_{baud}"] = round(r["wire_ms"], 3)
+        out[f"frames_per_tick_host_{baud}"] = round(r["host_frames_per_tick"], 3)
+        out[f"frames_per_tick_board_{baud}"] = round(r["board_frames_per_tick"], 3)
         out["tick_payload_octets"] = r["tick_payload"]
         out["tick_done_payload_octets"] = r["tick_done_payload"]
         rows.append((baud, baud / 10, g, r))
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{g['frames']:>7} {g['retransmissions']:>5} {r['rtt_ms']:>7.2f} {r['rtt_ms_p90']:>7.2f} "
               f"{r['wire_ms']:>8.2f}")
     print("wire ms: line time of the two frames alone (TICK out, TICK_DONE back)")
+    for baud, _, _, r in rows:
+        print(f"{baud} baud: link frames per tick: host {r['host_frames_per_tick']:.2f}, "
+              f"board {r['board_frames_per_tick']:.2f}")
     return 0
 
 
