@@ -419,3 +419,32 @@ def test_one_frame_each_way_per_tick_when_replies_carry_the_acks() -> None:
     assert rig.a.stats.frames_sent - sent_a0 == ticks
     assert rig.b.stats.frames_sent - sent_b0 == ticks
     assert rig.a.pending() == 0 and rig.b.pending() == 1  # the last TICK_DONE waits for the next TICK's ack
+
+
+def test_delivery_does_not_depend_on_how_the_stream_is_cut() -> None:
+    """What an endpoint delivers depends on the octets it is fed, not on the chunks they come in."""
+    rig = Rig(*pair(), faults=Faults(ber=2e-4, frame_drop=0.05, frame_dup=0.05, garbage=0.05), seed=13)
+    stream = bytearray()
+    real_put = rig.ab.put
+
+    def put(data: bytes, now_ns: int) -> None:
+        before = len(rig.ab.chunks)
+        real_put(data, now_ns)
+        for _, chunk in list(rig.ab.chunks)[before:]:
+            stream.extend(chunk)
+
+    rig.ab.put = put  # type: ignore[method-assign]
+    rig.connect()
+    exchange(rig, 300, seed=13)
+    reference = [(m.kind, m.payload, m.seq) for m in rig.got_b]
+    assert len(data_only(rig.got_b)) == 300
+    rng = random.Random(14)
+    for cuts in ("octets", "random"):
+        b = Link(Role.BOARD, session_id=0x2222, software="board-1")
+        got: list[Message] = []
+        pos = 0
+        while pos < len(stream):
+            n = 1 if cuts == "octets" else rng.randrange(1, 3000)
+            got += b.feed(bytes(stream[pos:pos + n]), pos)
+            pos += n
+        assert [(m.kind, m.payload, m.seq) for m in got] == reference

@@ -194,3 +194,36 @@ def test_link_over_sockets_with_a_tap(tmp_path: Path) -> None:
     frames = FrameDecoder().feed(written)
     assert len(frames) == board.link.stats.frames_sent
     assert [f.payload for f in frames if f.kind == Kind.RADIO_TM] == sent
+
+
+def test_link_survives_the_cable_pulled_for_a_while() -> None:
+    baud = 921600
+    with PtyRelay(baud=baud, seed=4) as relay:
+        cfg = LinkConfig(baud=baud, rto_max_ns=200_000_000)
+        host = LinkPump(Link(Role.HOST, cfg, session_id=1), open_port(relay.port_a, baud))
+        board = LinkPump(Link(Role.BOARD, cfg, session_id=2), open_port(relay.port_b, baud))
+        got: list[Message] = []
+        t_end = time.monotonic() + 10
+        while host.link.state is not LinkState.ESTABLISHED or board.link.state is not LinkState.ESTABLISHED:
+            assert time.monotonic() < t_end
+            service_all([host, board], 0.01)
+        sent = [b"tm %d" % i for i in range(200)]
+        t_plug = 0.0
+        for i, frame in enumerate(sent):
+            board.link.send(Kind.RADIO_TM, frame)
+            if i == 50:  # pulled mid-stream, for half a second
+                relay.unplug()
+                t_plug = time.monotonic() + 0.5
+            got += service_all([host, board], 0.001)[0]
+        while time.monotonic() < t_plug:
+            got += service_all([host, board], 0.01)[0]
+        lost = relay.stats.b_to_a.bytes_lost_unplugged
+        relay.plug()
+        while len([m for m in got if m.kind is Kind.RADIO_TM]) < len(sent):
+            assert time.monotonic() < t_end, "not delivered after the cable came back"
+            got += service_all([host, board], 0.01)[0]
+        host.port.close()
+        board.port.close()
+    assert [m.payload for m in got if m.kind is Kind.RADIO_TM] == sent
+    assert lost > 0
+    assert board.link.stats.timeouts > 0
