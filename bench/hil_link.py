@@ -3,7 +3,8 @@
   goodput   the board streams RADIO_TM messages of 1115 octets (a CCSDS TM frame) to the host for
             --seconds: payload octets delivered per second, as a fraction of the line rate (baud / 10
             octets per second, 8N1). Measured from the first delivery to the last, so the handshake and
-            the pipe filling up are not counted. The framing alone allows 1115 / 1134 = 0.983.
+            the pipe filling up are not counted. The framing alone allows 1115 / 1134 = 0.983; a late
+            time stamp on the first delivery (scheduling, a few ms) can put a short run a hair above it.
   rtt       the host sends TICK (simulated time, tick number, and a pushed poll of 12 16-bit register
             reads), the board answers TICK_DONE as soon as it is delivered; the time from the host's send()
             to the TICK_DONE delivery, median and 90th percentile over --ticks exchanges, and the link
