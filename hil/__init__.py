@@ -1,1 +1,12 @@
-"""Hardware in the loop: the flight software on a board, linked to the emulator."""
+"""Hardware in the loop: the flight software on a board, linked to the emulator.
+
+The link, from the wire up (each module's docstring states its part of the wire format):
+
+- `hil.cobs`: COBS byte stuffing, 0x00 frame delimiter.
+- `hil.frame`: frames (9-octet header, payload, CRC-32/ISO-HDLC) and the resynchronizing decoder.
+- `hil.messages`: message kinds and their payloads (handshake, acks, bus batches, radio, lockstep ticks).
+- `hil.link`: the sans-I/O reliable endpoint (handshake, selective repeat, acks, timeouts, statistics).
+- `hil.transport`: ports by pyserial URL, and the tap that records link traffic.
+- `hil.pump`: the I/O loop that runs an endpoint over a port.
+- `hil.relay`: a UART cable in software (pseudo-terminals, baud pacing, bit errors, drops).
+"""
