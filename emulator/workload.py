@@ -161,7 +161,7 @@ def _releases(s: JobStream, rng: random.Random, horizon_s: float) -> list[float]
         return [s.start_s] * s.count if s.start_s < horizon_s else []
     if s.arrival == Arrival.PERIODIC:
         n = max(0, math.ceil((horizon_s - s.start_s) / s.period_s))
-        return [s.start_s + k * s.period_s for k in range(n)]
+        return [r for r in (s.start_s + k * s.period_s for k in range(n + 1)) if r < horizon_s]
     if s.arrival == Arrival.POISSON:
         out: list[float] = []
         t = s.start_s
@@ -184,6 +184,7 @@ def generate(w: Workload) -> tuple[WorkloadJob, ...]:
             value = round(_draw(rng, s.value), 2)
             out = round(_draw(rng, s.output_bytes))
             drawn.append((round(rel, 3), si, k, s, work, value, out))
+    drawn = [d for d in drawn if d[0] < w.horizon_s]  # rounding may reach the horizon: [0, horizon) only
     drawn.sort(key=lambda d: (d[0], d[1], d[2]))
     jobs = []
     for jid, (rel, _, _, s, work, value, out) in enumerate(drawn, start=1):

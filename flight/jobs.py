@@ -92,7 +92,8 @@ class JobState:
         ck = self.spec.checkpoint_s
         if ck <= 0:
             return 0.0
-        return min(self.saved_s + math.floor(done_s / ck + 1e-9) * ck, self.spec.work_s)
+        last = math.floor((self.spec.work_s - 1e-9) / ck) * ck  # the last checkpoint before the job's end
+        return min(self.saved_s + math.floor(done_s / ck + 1e-9) * ck, last)
 
 
 def _spec_json(s: JobSpec) -> dict[str, Any]:

@@ -207,14 +207,14 @@ class SkyrackPolicy:
             tries.add(surplus)
         for p_sun in sorted(tries):
             e1 = after_sun(p_sun)
-            if e1 < floor:
-                continue
+            if e1 - t_ecl * o.base_w / eta_d < floor:
+                continue  # the other loads alone would take the battery below its floor in the eclipse
             p_ecl = eclipse_power(e1)
             work = t_sun * throughput_at(hull, p_sun) + t_ecl * throughput_at(hull, p_ecl)
             if work > best[0] + 1e-12:
                 best = (work, p_sun, p_ecl)
         if best[0] < 0:
-            return 0.0, eclipse_power(after_sun(0.0))
+            return 0.0, 0.0
         return best[1], best[2]
 
     def _mode(self, hull: list[tuple[int, float, float]], target_w: float) -> int:

@@ -108,6 +108,7 @@ class JobScheduler:
         self._next_ns = 0
         self.progress_of: Callable[[], float] = lambda: 0.0  # work of the running job's present run (telemetry)
         self.last_outlook: Outlook | None = None
+        self._last_t_ns = 0
         self.completed = sum(1 for s in self.jobs.values() if s.status == JobStatus.DONE)
         self.missed = sum(1 for s in self.jobs.values() if s.status == JobStatus.MISSED)
         self.value_completed = sum(s.spec.value for s in self.jobs.values() if s.status == JobStatus.DONE)
@@ -202,6 +203,7 @@ class JobScheduler:
 
     def _decide(self, t_ns: int) -> None:
         self._next_ns = t_ns + self.period_ns
+        self._last_t_ns = t_ns
         outlook = self.outlook_of(t_ns)
         self.last_outlook = outlook
         view = SchedView(t_ns, self.period_ns, self.ready(t_ns), self.running,
@@ -229,7 +231,7 @@ class JobScheduler:
         o = self.last_outlook
         return {"policy": self.policy.name, "wanted_mode": self._mode,
                 "running_job": self.running.spec.job_id if self.running else 0,
-                "jobs_queued": len(self._open),
+                "jobs_queued": sum(1 for st in self._open.values() if st.spec.release_ns <= self._last_t_ns),
                 "jobs_completed": self.completed, "deadline_misses": self.missed,
                 "value_completed": min(self.value_completed, 42_949_672.95),
                 "store_backlog_packets": min(o.backlog_packets, 0xFFFFFFFF) if o else 0,
