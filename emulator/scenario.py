@@ -345,6 +345,11 @@ def _epoch(t: TomlTable) -> datetime:
     return dt
 
 
+def epoch_of(data: dict[str, Any]) -> datetime:
+    """The epoch of a scenario given as parsed TOML (UTC), checked as the loader checks it."""
+    return _epoch(TomlTable(data, "", ScenarioError))
+
+
 def sun_synchronous_inclination_deg(a_km: float, e: float = 0.0) -> float:
     """Inclination whose J2 nodal drift equals the mean motion of the Sun."""
     n = math.sqrt(MU_KM3_S2 / a_km**3)
