@@ -22,6 +22,61 @@ def _load(path: Path) -> dict[str, Any]:
     return {name: data[:, k] for k, name in enumerate(header)}
 
 
+def _job_events(timeline: Path) -> dict[str, list[float]]:
+    """Times (h) of JOB_DONE and JOB_MISSED events in a run's timeline.log."""
+    out: dict[str, list[float]] = {"JOB_DONE": [], "JOB_MISSED": []}
+    if not timeline.is_file():
+        return out
+    with timeline.open(encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] in out:
+                try:
+                    out[parts[2]].append(float(parts[0]) / 3600.0)
+                except ValueError:
+                    continue
+    return out
+
+
+def _compute_plot(plt: Any, d: dict[str, Any], t_h: Any, shade: Any, run_dir: Path, path: Path) -> None:
+    """Payload throughput (utilization) over time, with the jobs completed and the deadlines missed."""
+    import json
+
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    shade(ax)
+    ax.plot(t_h, d["payload_throughput"], lw=1, label="throughput (1 = full speed)")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("time (h)")
+    ax.set_ylabel("throughput")
+    ev = _job_events(run_dir / "timeline.log")
+    ax2 = ax.twinx()
+    for key, label, color in (("JOB_DONE", "jobs completed", "tab:purple"), ("JOB_MISSED", "deadlines missed",
+                                                                              "tab:red")):
+        times = np.sort(np.asarray(ev[key]))
+        if times.size:
+            ax2.step(np.concatenate([[0.0], times]), np.arange(times.size + 1), where="post", color=color, label=label)
+    ax2.set_ylabel("jobs")
+    title = "compute"
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        try:
+            s = json.loads(summary.read_text(encoding="utf-8"))
+            title += (f": {s['jobs_delivered']}/{s['jobs_released']} jobs delivered, value {s['value_delivered']:.1f}"
+                      f" of {s['value_released']:.1f}, utilization {100 * s['payload_utilization']:.1f} %")
+        except (ValueError, KeyError, TypeError):
+            pass
+    ax.set_title(title, fontsize="medium")
+    lines, labels = ax.get_legend_handles_labels()
+    lines2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
@@ -78,5 +133,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         fig.savefig(dest / name, dpi=110)
         plt.close(fig)
         written.append(name)
+    if "payload_throughput" in d:
+        _compute_plot(plt, d, t_h, shade, Path(args.run_dir), dest / "compute.png")
+        written.append("compute.png")
     out.write(f"wrote {', '.join(written)} to {dest}\n")
     return 0

@@ -93,12 +93,14 @@ VARIANTS: dict[str, tuple[str, Any]] = {
 }
 
 
-def scenario(name: str) -> Scenario:
-    """The named variant (see the module docstring)."""
+def scenario(name: str, workload_horizon_s: float | None = None) -> Scenario:
+    """The named variant (see the module docstring); workload_horizon_s: release jobs only before it."""
     try:
         base, change = VARIANTS[name]
     except KeyError:
         raise ValueError(f"unknown scenario variant {name!r} (known: {', '.join(VARIANTS)})") from None
     d = change(_preset(base))
     d["name"] = name
+    if workload_horizon_s is not None:
+        d["workload"]["horizon_s"] = workload_horizon_s
     return parse(d, f"variant {name}")

@@ -98,7 +98,8 @@ def hardware_from_scenario(sc: Scenario) -> HardwareConfig:
 
 
 SERIES = ("illumination", "contact_station", "array_available_w", "array_used_w", "load_total_w", "battery_soc",
-          "battery_v", "battery_i_a", "payload_power_w", "payload_mode", "uv_tripped")
+          "battery_v", "battery_i_a", "payload_power_w", "payload_mode", "payload_throughput", "payload_die_c",
+          "uv_tripped")
 SERIES_INTERVAL_NS = 10 * NS
 
 
@@ -286,7 +287,8 @@ def job_summary(sc: Scenario, workload: tuple[WorkloadJob, ...], capture: Path, 
         "jobs_completed": sched.completed if sched is not None else 0,
         "jobs_delivered": sc_.delivered,
         "jobs_late": sc_.late,
-        "deadline_misses": sc_.deadline_misses,
+        "deadline_misses": sched.missed if sched is not None else 0,  # the journal carries earlier boots' counts
+        "jobs_undelivered_by_deadline": sc_.deadline_misses,
         "value_released": round(sc_.value_released, 2),
         "value_delivered": round(sc_.value_delivered, 2),
         "work_done_s": work_s,
