@@ -36,6 +36,7 @@ class JobStatus(IntEnum):
     RUNNING = 1
     DONE = 2  # completed; its result is in the store
     MISSED = 3  # its deadline passed before it completed
+    CANCELLED = 4  # by command
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class JobJournal:
                 if rec["op"] == "submit":
                     spec = _spec_from(rec["spec"])
                     jobs[spec.job_id] = JobState(spec)
+                elif rec["op"] == "respec":  # the same job, its priority or value changed
+                    spec = _spec_from(rec["spec"])
+                    jobs[spec.job_id].spec = spec
                 else:
                     st = jobs[int(rec["id"])]
                     st.status = JobStatus(int(rec["status"]))
@@ -161,6 +165,9 @@ class JobJournal:
 
     def submitted(self, spec: JobSpec) -> None:
         self._append({"op": "submit", "spec": _spec_json(spec)})
+
+    def respecified(self, spec: JobSpec) -> None:
+        self._append({"op": "respec", "spec": _spec_json(spec)})
 
     def changed(self, st: JobState) -> None:
         self._append(_state_json(st))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -132,6 +132,35 @@ class JobScheduler:
         self.events.emit(t_ns, "JOB_SUBMITTED", "INFO", spec.job_id, round(spec.work_s), spec.kind[:24])
         if spec.release_ns <= t_ns:
             self._next_ns = t_ns  # decide again now
+        return True
+
+    def cancel(self, t_ns: int, job_id: int) -> bool:
+        """Cancel an open job (a running one is aborted by the payload manager at its next step); False if
+        there is no such job or it already ended."""
+        st = self.jobs.get(job_id)
+        if st is None or not st.open:
+            return False
+        st.status = JobStatus.CANCELLED
+        self._open.pop(job_id, None)
+        if self.running is st:
+            self.running = None
+        if self._job is not None and self._job.job_id == job_id:
+            self._job, self._mode = None, 0
+        self._next_ns = t_ns
+        self.journal.changed(st)
+        return True
+
+    def reprioritize(self, t_ns: int, job_id: int, priority: int, value: float) -> bool:
+        """New priority class and value for an open job; False if there is no such job or it already ended."""
+        st = self.jobs.get(job_id)
+        if st is None or not st.open:
+            return False
+        try:
+            st.spec = replace(st.spec, priority=priority, value=value)
+        except ValueError:
+            return False
+        self.journal.respecified(st.spec)
+        self._next_ns = t_ns
         return True
 
     def submit_many(self, t_ns: int, specs: Iterable[JobSpec]) -> int:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from flight.ccsds import cltu
 from flight.ccsds.errors import DecodeError
 from flight.ccsds.farm import Farm, FarmEvent
+from flight.ccsds.keystore import KeyOpStatus
 from flight.ccsds.sdls import SdlsEndpoint
 from flight.ccsds.tc_frame import TcFrame, frame_length
 from flight.dictionary.commands import (
@@ -46,6 +47,7 @@ from flight.dictionary.commands import (
     Stage,
 )
 from flight.events import EventReporter, PacketSink
+from flight.jobs import JobSpec
 from flight.modes import ALLOWED, Mode, ModeManager
 from flight.params import ParamError, Parameters
 from flight.switches import LoadSwitches
@@ -103,6 +105,16 @@ class _FailedError(Exception):
 Handler = Callable[[DecodedCommand, int], None]
 
 
+class JobControl(Protocol):
+    """What the job commands need of the scheduler (flight.scheduler.JobScheduler)."""
+
+    def submit(self, t_ns: int, spec: JobSpec) -> bool: ...
+
+    def cancel(self, t_ns: int, job_id: int) -> bool: ...
+
+    def reprioritize(self, t_ns: int, job_id: int, priority: int, value: float) -> bool: ...
+
+
 class Uplink:
     """Component "uplink": receives, authenticates, sequences, decodes and executes telecommands."""
 
@@ -112,7 +124,8 @@ class Uplink:
                  events: EventReporter, modes: ModeManager, switches: LoadSwitches, params: Parameters, *,
                  sdls: SdlsEndpoint | None, authenticate: bool = True, cuc_offset_ns: int = 0,
                  keep: int = 1000, on_mode_command: Callable[[Mode], None] | None = None,
-                 on_authenticated: Callable[[int], None] | None = None, warn_period_ns: int = 0) -> None:
+                 on_authenticated: Callable[[int], None] | None = None, warn_period_ns: int = 0,
+                 jobs: JobControl | None = None) -> None:
         if authenticate and sdls is None:
             raise ValueError("authentication is on: give the SDLS endpoint (or authenticate=False for a clear link)")
         self.radio = radio
@@ -147,10 +160,13 @@ class Uplink:
         self._keep = keep
         self._seq: dict[int, int] = {}
         self.timetag: TimeTag | None = None  # the time-tag component registers itself (TimeTag(uplink))
+        self.jobs = jobs  # None: the job commands fail at start (JOB_REFUSED)
         self._handlers: dict[str, Handler] = {
             "ping": self._ping, "set_mode": self._set_mode, "switch_load": self._switch_load,
             "set_parameter": self._set_parameter, "set_heater_setpoint": self._set_heater_setpoint,
             "load_time_tagged": self._load_time_tagged, "clear_time_tagged": self._clear_time_tagged,
+            "submit_job": self._submit_job, "cancel_job": self._cancel_job, "reprioritize_job": self._reprioritize_job,
+            "activate_key": self._activate_key, "zeroize_key": self._zeroize_key,
         }
 
     # ------------------------------------------------------------------ component life cycle
@@ -386,6 +402,55 @@ class Uplink:
         assert self.timetag is not None
         self._started(cmd, t_ns)
         self.timetag.clear()
+
+
+    def _job_control(self, cmd: DecodedCommand) -> JobControl:
+        if self.jobs is None:
+            raise _FailedError(Stage.START, FailureCode.JOB_REFUSED, int(cmd.args["job_id"]))
+        return self.jobs
+
+    def _submit_job(self, cmd: DecodedCommand, t_ns: int) -> None:
+        jobs = self._job_control(cmd)
+        a = cmd.args
+        job_id, deadline_s = int(a["job_id"]), int(a["deadline_s"])
+        try:
+            spec = JobSpec(job_id, _label(a["kind"]), float(a["work_s"]), float(a["value"]), int(a["priority"]),
+                           t_ns, deadline_s * NS if deadline_s else None, float(a["checkpoint_s"]),
+                           int(a["output_bytes"]))
+        except ValueError:
+            raise _FailedError(Stage.START, FailureCode.JOB_REFUSED, job_id) from None  # e.g. a deadline already past
+        self._started(cmd, t_ns)
+        if not jobs.submit(t_ns, spec):
+            raise _FailedError(Stage.COMPLETION, FailureCode.JOB_REFUSED, job_id)
+
+    def _cancel_job(self, cmd: DecodedCommand, t_ns: int) -> None:
+        jobs = self._job_control(cmd)
+        self._started(cmd, t_ns)
+        if not jobs.cancel(t_ns, int(cmd.args["job_id"])):
+            raise _FailedError(Stage.COMPLETION, FailureCode.JOB_REFUSED, int(cmd.args["job_id"]))
+
+    def _reprioritize_job(self, cmd: DecodedCommand, t_ns: int) -> None:
+        jobs = self._job_control(cmd)
+        self._started(cmd, t_ns)
+        job_id = int(cmd.args["job_id"])
+        if not jobs.reprioritize(t_ns, job_id, int(cmd.args["priority"]), float(cmd.args["value"])):
+            raise _FailedError(Stage.COMPLETION, FailureCode.JOB_REFUSED, job_id)
+
+    def _activate_key(self, cmd: DecodedCommand, t_ns: int) -> None:
+        if self.sdls is None:
+            raise _FailedError(Stage.START, FailureCode.KEY_REFUSED, int(KeyOpStatus.UNKNOWN_SPI))
+        self._started(cmd, t_ns)
+        status = self.sdls.activate_key(int(cmd.args["spi"]), int(cmd.args["key_id"]))
+        if status != KeyOpStatus.OK:
+            raise _FailedError(Stage.COMPLETION, FailureCode.KEY_REFUSED, int(status))
+
+    def _zeroize_key(self, cmd: DecodedCommand, t_ns: int) -> None:
+        if self.sdls is None:
+            raise _FailedError(Stage.START, FailureCode.KEY_REFUSED, int(KeyOpStatus.UNKNOWN_KEY_ID))
+        self._started(cmd, t_ns)
+        status = self.sdls.zeroize_key(int(cmd.args["key_id"]))
+        if status != KeyOpStatus.OK:
+            raise _FailedError(Stage.COMPLETION, FailureCode.KEY_REFUSED, int(status))
 
 
 def _label(value: ArgValue) -> str:

@@ -248,7 +248,7 @@ class FlightStack:
                              cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target,
                              on_authenticated=self.replay.save if sc.authenticate else None,
-                             warn_period_ns=round(orbit_period_s(sc) * NS))
+                             warn_period_ns=round(orbit_period_s(sc) * NS), jobs=self.scheduler)
         self.hk.providers.append(self.uplink.hk_values)
         if self.scheduler is not None:
             self.hk.providers.append(self.scheduler.hk_values)

@@ -50,6 +50,8 @@ class FailureCode(IntEnum):
     LOAD_REFUSED = 8  # the load cannot be switched (absent, hard-wired) or the switch failed
     TIME_IN_PAST = 9  # a time-tagged command's execution time is already past (data: that time, s)
     SCHEDULE_FULL = 10  # the time-tagged schedule holds as many commands as it can (data: its capacity)
+    JOB_REFUSED = 11  # the job scheduler refused (a job id in use, no such job, already ended; data: the job id)
+    KEY_REFUSED = 12  # a key operation refused (data: its flight.ccsds.keystore.KeyOpStatus)
 
 
 class Stage(IntEnum):
