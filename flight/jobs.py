@@ -27,6 +27,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from flight.atomic_file import write_atomic
+
 NS = 1_000_000_000
 MAX_JOB_ID = 0xFFFF
 
@@ -176,17 +178,12 @@ class JobJournal:
         """Rewrite the journal with one submission and one state line per job (atomic rename)."""
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
+        lines = [json.dumps(rec) for st in jobs.values()
+                 for rec in ({"op": "submit", "spec": _spec_json(st.spec)}, _state_json(st))]
         try:
-            with tmp.open("w", encoding="utf-8") as f:
-                for st in jobs.values():
-                    f.write(json.dumps({"op": "submit", "spec": _spec_json(st.spec)}) + "\n")
-                    f.write(json.dumps(_state_json(st)) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
             self.close()
-            os.replace(tmp, self.path)
-            self.lines = 2 * len(jobs)
+            write_atomic(self.path, ("\n".join(lines) + "\n").encode(), 0o644)
+            self.lines = len(lines)
         except OSError:
             self.write_errors += 1
 

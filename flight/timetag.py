@@ -7,7 +7,12 @@ when the time is already past (FailureCode.TIME_IN_PAST: before the step's t; t 
 full (FailureCode.SCHEDULE_FULL), and the uplink turns the refusal into the load's start failure report.
 Each step releases the commands due (execution time <= t) to Uplink.execute, in time order (equal times: in
 load order), which sends their start and completion reports. clear_time_tagged (PUS 11,3) empties the schedule.
-The schedule lives in memory: a reboot loses it.
+With a `path`, the schedule is kept in a state file (flight/atomic_file.py; JSON: each command's execution
+time, load number, PUS service and subtype, application data, request ID, acknowledgement flags and source)
+rewritten after every load, clear and release, and read back at boot, so a reboot keeps what was scheduled
+(a command due during the reboot runs at the first step after it). An unreadable file is counted in
+load_errors and the schedule starts empty; an entry the command dictionary no longer decodes is dropped
+and counted.
 
 Wiring: TimeTag(uplink) registers itself as uplink.timetag; step it after the uplink in the same rate group,
 so a command due now executes in the step that loaded it.
@@ -16,9 +21,12 @@ so a command due now executes in the step that loaded it.
 from __future__ import annotations
 
 import heapq
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flight.dictionary.commands import DecodedCommand, FailureCode
+from flight.atomic_file import write_atomic
+from flight.dictionary.commands import CommandError, DecodedCommand, FailureCode, RequestId
 
 if TYPE_CHECKING:
     from flight.uplink import Uplink
@@ -41,7 +49,7 @@ class TimeTag:
 
     name = "timetag"
 
-    def __init__(self, uplink: Uplink, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, uplink: Uplink, capacity: int = DEFAULT_CAPACITY, path: Path | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity: at least 1 command, got {capacity}")
         self.uplink = uplink
@@ -52,7 +60,11 @@ class TimeTag:
         self.refused = 0
         self.released = 0
         self.cleared = 0
+        self.path = path
+        self.load_errors = 0
+        self.write_errors = 0
         uplink.timetag = self
+        self._restore()
 
     # ------------------------------------------------------------------ component life cycle
 
@@ -64,6 +76,7 @@ class TimeTag:
         while self._schedule and self._schedule[0][0] <= t_ns:
             _, _, cmd = heapq.heappop(self._schedule)
             self.released += 1
+            self._save()  # before it runs: a reboot during its execution does not run it twice
             self.uplink.execute(cmd, t_ns)
 
     # ------------------------------------------------------------------ the schedule
@@ -82,13 +95,51 @@ class TimeTag:
         heapq.heappush(self._schedule, (t_exec_ns, self._loads, command))
         self._loads += 1
         self.loaded += 1
+        self._save()
 
     def clear(self) -> int:
         """Delete every pending command; how many there were."""
         n = len(self._schedule)
         self._schedule.clear()
         self.cleared += n
+        self._save()
         return n
+
+    # ------------------------------------------------------------------ persistence
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        rows = [{"t_ns": t, "n": n, "service": c.command.service, "subtype": c.command.subtype,
+                 "data": c.command.encode_args(c.args).hex(), "packet_id": c.request.packet_id,
+                 "seq": c.request.seq, "ack": c.ack_flags, "source": c.source_id}
+                for t, n, c in sorted(self._schedule)]
+        try:
+            write_atomic(self.path, json.dumps({"version": 1, "next": self._loads, "schedule": rows}).encode())
+        except OSError:
+            self.write_errors += 1
+
+    def _restore(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            doc = json.loads(self.path.read_bytes())
+            rows = doc["schedule"]
+            self._loads = int(doc["next"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.load_errors += 1
+            return
+        for row in rows:
+            try:
+                cdef = self.uplink.commands.by_type(int(row["service"]), int(row["subtype"]))
+                if cdef is None:
+                    raise CommandError("no such command", FailureCode.UNKNOWN_COMMAND)
+                cmd = DecodedCommand(cdef, cdef.decode_args(bytes.fromhex(row["data"])),
+                                     RequestId(int(row["packet_id"]), int(row["seq"])), int(row["ack"]),
+                                     int(row["source"]))
+                heapq.heappush(self._schedule, (int(row["t_ns"]), int(row["n"]), cmd))
+            except (CommandError, ValueError, KeyError, TypeError):
+                self.load_errors += 1
 
     @property
     def pending(self) -> list[tuple[int, DecodedCommand]]:

@@ -242,6 +242,8 @@ class FlightStack:
             keys = load_key_file(key_path if key_path is not None else out_dir / KEY_FILE)
             sa = SecurityAssociation(SaParams(UPLINK_SPI, Algorithm.HMAC_SHA256), keys, UPLINK_KEY_ID,
                                      last_rx_sn=self.replay.load())
+            if self.replay.both_lost:
+                self.events.emit(t_ns, "STATE_LOST", "HIGH", 1, 0, "anti-replay state lost")
             sdls = SdlsEndpoint(keys, [sa])
         self.uplink = Uplink(emu.radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
                              self.modes, self.switches, self.params, sdls=sdls, authenticate=sc.authenticate,
@@ -250,9 +252,10 @@ class FlightStack:
                              on_authenticated=self.replay.save if sc.authenticate else None,
                              warn_period_ns=round(orbit_period_s(sc) * NS), jobs=self.scheduler)
         self.hk.providers.append(self.uplink.hk_values)
+        timetag = TimeTag(self.uplink, path=out_dir / "store" / "timetag.json")
         if self.scheduler is not None:
             self.hk.providers.append(self.scheduler.hk_values)
-        components += [self.uplink, TimeTag(self.uplink), self.commander, self.hk, self.downlink]
+        components += [self.uplink, timetag, self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)
         self.modes.reset(t_ns)

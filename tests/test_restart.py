@@ -65,9 +65,20 @@ def test_replay_state_survives_damage(tmp_path: Path) -> None:
     assert st.load() == 0
     st.save(41)
     st.save(42)
-    assert ReplayState(tmp_path / "sn").load() == 42
-    raw = bytearray((tmp_path / "sn").read_bytes())
-    raw[6] ^= 1
-    (tmp_path / "sn").write_bytes(bytes(raw))
-    damaged = ReplayState(tmp_path / "sn")
-    assert damaged.load() == 0 and damaged.read_errors == 1
+    st.save(43)  # copies: sn holds 43, sn.b holds 42
+    assert ReplayState(tmp_path / "sn").load() == 43
+
+    def flip(name: str) -> None:
+        raw = bytearray((tmp_path / name).read_bytes())
+        raw[6] ^= 1
+        (tmp_path / name).write_bytes(bytes(raw))
+
+    flip("sn")  # the newer copy damaged: the older one still stops every replay but the last frame's
+    one = ReplayState(tmp_path / "sn")
+    assert one.load() == 42 and one.read_errors == 1 and not one.both_lost
+    one.save(44)  # writes over the damaged copy
+    assert ReplayState(tmp_path / "sn").load() == 44
+    flip("sn")
+    flip("sn.b")
+    both = ReplayState(tmp_path / "sn")
+    assert both.load() == 0 and both.read_errors == 2 and both.both_lost

@@ -234,3 +234,39 @@ def test_the_failure_codes_are_the_report_labels() -> None:
         code = next(f for f in COMMANDS.report(subtype).fields if f.name == "failure_code")
         assert dict(code.calibration.labels) == {int(c): c.name for c in FailureCode}
     assert (FailureCode.TIME_IN_PAST, FailureCode.SCHEDULE_FULL) == (9, 10)
+
+
+def test_the_schedule_survives_a_reboot(tmp_path: Path) -> None:
+    state = tmp_path / "timetag.json"
+    link = Link(make_rig(tmp_path))
+    link.tt = TimeTag(link.rig.uplink, path=state)  # replaces the component made without a path
+    link.step(link.at(5, "set_mode", {"mode": "NOMINAL"}), link.at(9, "ping", {}))
+    assert len(link.tt) == 2 and state.exists()
+    before = link.tt.pending
+    # a reboot: a new uplink and time-tag component read the state file
+    (tmp_path / "again").mkdir()
+    rig2 = make_rig(tmp_path / "again")
+    rig2.t_ns = link.rig.t_ns
+    tt2 = TimeTag(rig2.uplink, path=state)
+    assert tt2.load_errors == 0
+    assert [(t, c.command.name, dict(c.args), c.request) for t, c in tt2.pending] == \
+        [(t, c.command.name, dict(c.args), c.request) for t, c in before]
+    while rig2.t_ns < 5 * NS:
+        rig2.send()
+        tt2.step(rig2.t_ns)
+    assert rig2.modes.mode == Mode.NOMINAL and len(tt2) == 1
+    assert [r.request for r in rig2.uplink.reports] == [before[0][1].request] * 2  # its start and completion
+    # released commands are gone from the file: a third boot sees only the ping
+    assert [c.command.name for _, c in TimeTag(make_rig(tmp_path).uplink, path=state).pending] == ["ping"]
+
+
+def test_a_damaged_schedule_file_starts_empty(tmp_path: Path) -> None:
+    state = tmp_path / "timetag.json"
+    state.write_bytes(b'{"version": 1, "next": 2, "sched')
+    tt = TimeTag(make_rig(tmp_path).uplink, path=state)
+    assert len(tt) == 0 and tt.load_errors == 1
+    state.write_text(json.dumps({"version": 1, "next": 1, "schedule": [
+        {"t_ns": 5, "n": 0, "service": 250, "subtype": 9, "data": "", "packet_id": 0, "seq": 0, "ack": 0,
+         "source": 0}]}))
+    tt = TimeTag(make_rig(tmp_path).uplink, path=state)
+    assert len(tt) == 0 and tt.load_errors == 1  # an entry the dictionary does not know is dropped
