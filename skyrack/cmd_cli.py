@@ -1,12 +1,14 @@
 """`skyrack cmd`: build one signed telecommand as a CLTU.
 
     skyrack cmd set_mode mode=NOMINAL --key keys.toml --sn 12 --seq 3 --out tc.cltu
+    skyrack cmd ping --key keys.toml --port socket://groundstation:5000
     skyrack cmd set_mode mode=NOMINAL --at 3600 --key keys.toml      # time-tagged: at mission time 3600 s
     skyrack cmd --list
 
 The TC packet (PUS-C, from the command dictionary) goes in a TC frame (type-A with N(S) = --seq, or type-B
 with --bypass), protected with SDLS (HMAC-SHA-256 by default) under --spi with sequence number --sn using the
-key --key-id of the key file (mode 0600), then encoded as a CLTU: written to --out, or printed in hex.
+key --key-id of the key file (mode 0600), then encoded as a CLTU: written to --out, sent to --port URL, or
+printed in hex.
 With --at SECONDS the command is wrapped into a load_time_tagged (PUS 11,4): executed on board at that mission
 time (whole seconds since the run's t = 0).
 Bad input prints one line and exits 2.
@@ -43,7 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tc-seq", type=int, default=0, metavar="N", help="the TC packet's sequence count (default 0)")
     p.add_argument("--at", type=int, default=None, metavar="SECONDS",
                    help="time-tag the command: wrap it into load_time_tagged, executed at this mission time (s)")
-    p.add_argument("--out", metavar="FILE", help="write the CLTU here (binary) instead of printing hex")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--out", metavar="FILE", help="write the CLTU here (binary) instead of printing hex")
+    out.add_argument("--port", metavar="URL", help="send the CLTU to a pyserial URL: a device path (with --baud), "
+                     "socket://host:port (a ground station's TCP input, or `skyrack hil serve`'s), rfc2217://...")
+    p.add_argument("--baud", type=int, default=115200, metavar="N", help="--port device: baud rate (default 115200)")
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
@@ -111,11 +117,33 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
             Path(args.out).write_bytes(built.cltu)
         except OSError as exc:
             return fail(f"--out {args.out}: {exc.strerror or exc}")
+    if args.port:
+        problem = send_to_port(args.port, args.baud, built.cltu)
+        if problem:
+            return fail(problem)
     if args.json:
         tag = {} if args.at is None else {"at": args.at, "time_tagged": "load_time_tagged"}
         shown = {k: v.hex() if isinstance(v, bytes) else v for k, v in values.items()}
         print(json.dumps({"command": args.name, "args": shown, **tag, "packet": built.packet.hex(),
                           "frame": built.frame.hex(), "cltu": built.cltu.hex()}), file=out)
-    elif not args.out:
+    elif not args.out and not args.port:
         print(built.cltu.hex(), file=out)
     return 0
+
+
+def send_to_port(url: str, baud: int, data: bytes, timeout_s: float = 10.0) -> str | None:
+    """Write data to a pyserial URL and wait until it is sent; None, or what went wrong in one line."""
+    import serial
+
+    try:
+        port = serial.serial_for_url(url, baudrate=baud, write_timeout=timeout_s, timeout=timeout_s)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        return f"--port {url}: cannot open ({exc})"
+    try:
+        port.write(data)
+        port.flush()
+    except (serial.SerialException, serial.SerialTimeoutException, OSError) as exc:
+        return f"--port {url}: write failed ({exc})"
+    finally:
+        port.close()
+    return None

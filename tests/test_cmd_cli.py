@@ -86,3 +86,39 @@ def test_unreadable_key_file(tmp_path: Path, keyfile: Path, capsys: pytest.Captu
     assert "chmod 600" in err and err.count("\n") == 1
     assert main(["cmd", "ping"]) == 2
     assert "--key FILE is required" in capsys.readouterr().err
+
+
+def test_cmd_port_sends_the_cltu_over_tcp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import threading
+
+    key = tmp_path / "k.toml"
+    key.write_text(f'[[key]]\nid = 1\nkey = "{bytes(range(32)).hex()}"\n', encoding="utf-8")
+    os.chmod(key, 0o600)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    got: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while chunk := conn.recv(4096):
+                got.append(chunk)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    assert main(["cmd", "ping", "--key", str(key), "--port", f"socket://127.0.0.1:{port}"]) == 0
+    t.join(5)
+    server.close()
+    assert main(["cmd", "ping", "--key", str(key)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert b"".join(got) == bytes.fromhex(printed)  # the same CLTU, byte for byte
+
+
+def test_cmd_port_unreachable_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = tmp_path / "k.toml"
+    key.write_text(f'[[key]]\nid = 1\nkey = "{bytes(range(32)).hex()}"\n', encoding="utf-8")
+    os.chmod(key, 0o600)
+    assert main(["cmd", "ping", "--key", str(key), "--port", "/dev/nonexistent-skyrack-port"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skyrack cmd: --port /dev/nonexistent-skyrack-port: cannot open") and err.count("\n") == 1
