@@ -113,16 +113,20 @@ class JobScheduler:
         self.missed = sum(1 for s in self.jobs.values() if s.status == JobStatus.MISSED)
         self.value_completed = sum(s.spec.value for s in self.jobs.values() if s.status == JobStatus.DONE)
         self.refused = 0
+        self._progress: dict[int, Callable[[int, int], None]] = {}  # not kept over a reboot
         for st in self.jobs.values():  # results a reboot cut short: written again (the ground keeps one copy)
             if st.status == JobStatus.DONE and not st.stored:
                 self.results(st.completed_ns or 0, st.spec.job_id, st.spec.output_bytes, st.result_parts)
 
     # ------------------------------------------------------------------ ground / onboard sources
-    def submit(self, t_ns: int, spec: JobSpec) -> bool:
-        """A new job; refused (False, counted) when its id is taken."""
+    def submit(self, t_ns: int, spec: JobSpec, progress: Callable[[int, int], None] | None = None) -> bool:
+        """A new job; refused (False, counted) when its id is taken. progress(t_ns, step) is told when the job
+        first runs (step 1) and when it completes (step 2): the submitting command's progress reports."""
         if spec.job_id in self.jobs:
             self.refused += 1
             return False
+        if progress is not None:
+            self._progress[spec.job_id] = progress
         st = JobState(spec)
         self.jobs[spec.job_id] = st
         self._open[spec.job_id] = st
@@ -192,6 +196,9 @@ class JobScheduler:
             self.completed += 1
             self.value_completed += st.spec.value
             self.results(t_ns, st.spec.job_id, st.spec.output_bytes, 0)
+            report = self._progress.pop(st.spec.job_id, None)
+            if report is not None:
+                report(t_ns, 2)
         else:
             kept = st.saved_after(done_s)
             st.lost_s += max(done_s - (kept - st.saved_s), 0.0)
@@ -253,6 +260,8 @@ class JobScheduler:
         self.running = st
         st.status = JobStatus.RUNNING
         st.runs += 1
+        if st.runs == 1 and st.spec.job_id in self._progress:
+            self._progress[st.spec.job_id](t_ns, 1)
         self.journal.changed(st)
 
     # ------------------------------------------------------------------ telemetry

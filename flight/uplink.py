@@ -37,6 +37,7 @@ from flight.ccsds.tc_frame import TcFrame, frame_length
 from flight.dictionary.commands import (
     ACK_ACCEPTANCE,
     ACK_COMPLETION,
+    ACK_PROGRESS,
     ACK_START,
     ArgValue,
     CommandDictionary,
@@ -108,7 +109,7 @@ Handler = Callable[[DecodedCommand, int], None]
 class JobControl(Protocol):
     """What the job commands need of the scheduler (flight.scheduler.JobScheduler)."""
 
-    def submit(self, t_ns: int, spec: JobSpec) -> bool: ...
+    def submit(self, t_ns: int, spec: JobSpec, progress: Callable[[int, int], None] | None = None) -> bool: ...
 
     def cancel(self, t_ns: int, job_id: int) -> bool: ...
 
@@ -317,11 +318,19 @@ class Uplink:
         if cmd.ack_flags & ACK_START:
             self._report(t_ns, Stage.START, cmd.request)
 
+    def progress(self, t_ns: int, request: RequestId, ack_flags: int, step: int) -> None:
+        """A progress report (1,5) for a command whose activity goes on after it completed (submit_job), if its
+        acknowledgement flags ask for progress."""
+        if ack_flags & ACK_PROGRESS:
+            self._report(t_ns, Stage.PROGRESS, request, step=step)
+
     def _report(self, t_ns: int, stage: Stage, request: RequestId, code: FailureCode | None = None,
-                data: int = 0) -> None:
+                data: int = 0, step: int | None = None) -> None:
         subtype = int(stage) + (1 if code is not None else 0)
         rdef = self.commands.report(subtype)  # the telemetry dictionary's verification packet
         values: dict[str, int | str] = {"request_packet_id": request.packet_id, "request_seq": request.seq}
+        if step is not None:
+            values["step"] = max(0, min(step, 0xFFFF))
         if code is not None:
             self.failures[code] += 1
             values.update(failure_code=code.name, failure_data=max(-(1 << 31), min(data, (1 << 31) - 1)))
@@ -420,7 +429,8 @@ class Uplink:
         except ValueError:
             raise _FailedError(Stage.START, FailureCode.JOB_REFUSED, job_id) from None  # e.g. a deadline already past
         self._started(cmd, t_ns)
-        if not jobs.submit(t_ns, spec):
+        request, flags = cmd.request, cmd.ack_flags
+        if not jobs.submit(t_ns, spec, lambda t, step: self.progress(t, request, flags, step)):
             raise _FailedError(Stage.COMPLETION, FailureCode.JOB_REFUSED, job_id)
 
     def _cancel_job(self, cmd: DecodedCommand, t_ns: int) -> None:

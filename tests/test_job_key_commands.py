@@ -169,3 +169,17 @@ def test_the_reports_and_commands_decode_with_the_dictionaries() -> None:
     labels = dict((v, k) for k, v in load_dictionary().packet("tc_completion_failure").field("failure_code")
                   .calibration.labels)
     assert labels["JOB_REFUSED"] == FailureCode.JOB_REFUSED and labels["KEY_REFUSED"] == FailureCode.KEY_REFUSED
+
+
+def test_submit_job_reports_progress_when_the_job_runs_and_completes(rig: Rig, tmp_path: Path) -> None:
+    rig.send(tmp_path, *SUBMIT)
+    request = rig.uplink.reports[0].request
+    d = rig.sched.choose(rig.t_ns, None)
+    assert d.job is not None and d.job.job_id == 700
+    assert [r.subtype for r in rig.uplink.reports] == [1, 3, 7, 5]
+    assert rig.uplink.reports[-1].request == request
+    rig.sched.job_ended(rig.t_ns + 30 * NS, d.job, True, 30.0)
+    assert [r.subtype for r in rig.uplink.reports] == [1, 3, 7, 5, 5] and rig.results == [(700, 4096)]
+    steps = [dict(load_dictionary().packet("tc_progress_success").decode(p).fields)["step"]
+             for apid, p in rig.packets if apid == load_dictionary().packet("tc_progress_success").apid]
+    assert steps == [1, 2]

@@ -36,7 +36,8 @@ from skyrack.cli import main
 DICT = load_dictionary()
 COMMANDS = load_commands()
 REPORTS = {1: ("tc_acceptance_success", 0x120), 2: ("tc_acceptance_failure", 0x121), 3: ("tc_start_success", 0x122),
-           4: ("tc_start_failure", 0x123), 7: ("tc_completion_success", 0x124), 8: ("tc_completion_failure", 0x125)}
+           4: ("tc_start_failure", 0x123), 7: ("tc_completion_success", 0x124), 8: ("tc_completion_failure", 0x125),
+           5: ("tc_progress_success", 0x126)}
 
 # the bytes the reports had when commands.toml declared them (ReportDef), request ID 0x18C0 / 0xC005,
 # failure BAD_ARGUMENT / -3, sequence count 7, CUC time 123456.789012345 s: the wire format is unchanged
@@ -57,7 +58,7 @@ def test_the_reports_are_verification_packets_of_the_telemetry_dictionary() -> N
         assert p.service == 1 and p.subtypes == (sub,) and p.period_s is None
         assert COMMANDS.report(sub) == p and COMMANDS.report_by_apid(apid) == p
         assert [f.name for f in p.fields][:2] == ["request_packet_id", "request_seq"]
-        assert p.length == (31 if sub % 2 == 0 else 25)
+        assert p.length == (31 if sub % 2 == 0 else 27 if sub == 5 else 25)  # progress: + its step
     labels = dict(DICT.packet("tc_completion_failure").field("failure_code").calibration.labels)
     assert labels == {int(c): c.name for c in FailureCode}
 
@@ -142,7 +143,7 @@ def test_the_command_dictionary_checks_the_telemetry_reports() -> None:
                                               r"the failure codes must be those of .*FailureCode"):
         loads_commands(cmds, telemetry=loads_dictionary(tm.replace("LOAD_REFUSED = 8,", "LOAD_REFUSED = 13,", 1)))
     # a report missing
-    no_completion_failure = tm[:tm.index("[[packet]]\napid = 0x125")]
+    no_completion_failure = tm[:tm.index("[[packet]]\napid = 0x125")] + tm[tm.index("[[packet]]\napid = 0x126"):]
     with pytest.raises(DictionaryError, match=r"^report: no verification packet of subtype 8"):
         loads_commands(cmds, telemetry=loads_dictionary(no_completion_failure))
     # the fields the uplink fills

@@ -59,6 +59,7 @@ class Stage(IntEnum):
 
     ACCEPTANCE = 1
     START = 3
+    PROGRESS = 5
     COMPLETION = 7
 
 
@@ -390,9 +391,10 @@ class DecodedCommand:
     source_id: int
 
 
-REPORT_SUBTYPES = (1, 2, 3, 4, 7, 8)  # the verification reports the flight software sends
+REPORT_SUBTYPES = (1, 2, 3, 4, 5, 7, 8)  # the verification reports the flight software sends
 _REQUEST_FIELDS = ("request_packet_id", "request_seq")
 _FAILURE_FIELDS = ("failure_code", "failure_data")
+_PROGRESS_FIELDS = ("step",)
 
 
 def _check_report(r: PacketDef) -> None:
@@ -403,7 +405,7 @@ def _check_report(r: PacketDef) -> None:
         raise DictionaryError(f"{where}.kind: a report is a verification packet, got {r.kind.name.lower()}")
     failure = r.subtype % 2 == 0
     names = [f.name for f in r.fields]
-    want = [*_REQUEST_FIELDS, *(_FAILURE_FIELDS if failure else ())]
+    want = [*_REQUEST_FIELDS, *(_FAILURE_FIELDS if failure else ()), *(_PROGRESS_FIELDS if r.subtype == 5 else ())]
     if names != want:
         raise DictionaryError(f"{where}.field: a subtype {r.subtype} report has the fields {', '.join(want)}; "
                               f"got {', '.join(names) or 'none'}")
