@@ -40,6 +40,11 @@ def test_one_orbit_is_healthy_on_every_preset(preset: str, tmp_path: Path) -> No
         if name.startswith("temp_c_") and name not in ("temp_c_array", "temp_c_panels"):
             assert min(temps) > -40.0 and max(temps) < 85.0, name
     assert s["packets_generated"] == s["packets_downlinked"] + s["packets_stored"]
+    # the scheduler runs the preset's workload within the battery's floor and below the part's throttle point
+    sc = load(preset)
+    assert s["jobs_released"] > 0 and s["work_done_s"] > 0 and s["jobs_completed"] > 0
+    assert s["min_soc"] >= 1 - 0.30 - 0.02  # dod_max, within the state-of-charge estimate's error
+    assert sc.payload is not None and max(ts["payload_die_c"]) < sc.payload.throttle_c
 
 
 def _modes(evs: list[Record]) -> list[tuple[int, int]]:
