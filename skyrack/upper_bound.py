@@ -356,6 +356,8 @@ def _pairs(first: IntArray, last: IntArray, active: npt.NDArray[np.bool_]) -> tu
 
 
 class _Columns:
+    """Variables: numbered in blocks, each with its bounds."""
+
     def __init__(self) -> None:
         self.lb: list[FloatArray] = []
         self.ub: list[FloatArray] = []
@@ -372,21 +374,14 @@ class _Columns:
         return np.concatenate(self.lb), np.concatenate(self.ub)
 
 
-class _Rows:
+class _Rows(_Columns):
+    """Constraint rows: numbered and bounded like columns, plus their coefficients."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.rows: list[IntArray] = []
         self.cols: list[IntArray] = []
         self.vals: list[FloatArray] = []
-        self.lb: list[FloatArray] = []
-        self.ub: list[FloatArray] = []
-        self.count = 0
-
-    def add(self, size: int, lb: float | FloatArray, ub: float | FloatArray) -> IntArray:
-        idx = np.arange(self.count, self.count + size, dtype=np.int64)
-        self.lb.append(np.broadcast_to(np.asarray(lb, dtype=np.float64), (size,)).copy())
-        self.ub.append(np.broadcast_to(np.asarray(ub, dtype=np.float64), (size,)).copy())
-        self.count += size
-        return idx
 
     def coef(self, rows: IntArray, cols: IntArray, vals: float | FloatArray) -> None:
         r, c, v = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
