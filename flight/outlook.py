@@ -69,8 +69,9 @@ class FlightOutlook:
         rail = self.readings.rails.get(self.payload_rail)
         payload_w = rail.power_w if rail is not None else 0.0
         base_w = max(self.power.load_w - payload_w, 0.0)
-        if t_ns >= self._dl_until_ns:  # the day's passes: recomputed every 10 minutes
-            self._dl_bytes = self.predictor.forecast(t_ns, t_ns + DAY_NS).downlink_bits(t_ns, t_ns + DAY_NS) / 8
+        if t_ns >= self._dl_until_ns:  # the coming passes (the predictor's cached window): every 10 minutes
+            fc = self.predictor.forecast(t_ns)
+            self._dl_bytes = fc.downlink_bits(t_ns, fc.end_ns) / 8
             self._dl_until_ns = t_ns + 600 * NS
         return Outlook(t_ns, self.power.soc_estimate(), 1.0 - self.params["dod_max"], self.battery_wh,
                        self.array_capability(in_ecl), base_w, in_ecl, to_ecl, ecl_s, self.payload.cap,

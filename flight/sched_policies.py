@@ -71,11 +71,18 @@ def throughput_at(hull: list[tuple[int, float, float]], w: float) -> float:
     return hull[-1][2]
 
 
+_HULLS: dict[tuple[tuple[float, ...], tuple[float, ...]], list[tuple[int, float, float]]] = {}
+
+
 def _capped(view: SchedView) -> list[tuple[int, float, float]]:
     """The hull of the modes the thermal cap allows (with only mode 1 allowed, mode 1 even if it lies
     below the full hull: it is how the payload manager learns the junction resistance that lifts the cap)."""
     cap = max(min(view.outlook.cap, len(view.mode_power_w)), 0)
-    return envelope(view.mode_power_w[:cap], view.mode_throughput[:cap])
+    key = (view.mode_power_w[:cap], view.mode_throughput[:cap])
+    hull = _HULLS.get(key)
+    if hull is None:
+        hull = _HULLS[key] = envelope(*key)
+    return hull
 
 
 def _left(st: JobState, view: SchedView) -> float:
@@ -163,7 +170,7 @@ class SkyrackConfig:
     discharge_efficiency: float = 0.97  # energy delivered per energy taken from the battery
     charge_efficiency: float = 0.97
     charge_max_w: float = math.inf  # the battery's charge acceptance
-    grid: int = 24  # sunlit powers tried by the energy plan
+    grid: int = 12  # sunlit powers tried by the energy plan (besides the hull's vertices)
     switch_gain: float = 1.5  # preempt a job without deadline only for this much more value density
 
 
@@ -235,28 +242,38 @@ class SkyrackPolicy:
     def _pick(self, view: SchedView, thr_top: float, thr: float) -> JobState | None:
         """thr_top: throughput at the highest allowed mode (deadline feasibility); thr: the plan's mean."""
         t = view.t_ns
-        cands = [st for st in view.ready if _feasible(st, view, thr_top)]
+        top_ns = NS / thr_top if thr_top > 0 else math.inf
+        left: dict[int, float] = {}  # work left by job id, for the feasible ones
+        dens: dict[int, float] = {}
+        cands: list[JobState] = []
+        best_free = 0.0
+        for st in view.ready:
+            w = _left(st, view)
+            d = st.spec.deadline_ns
+            if d is not None and t + w * top_ns > d:
+                continue  # cannot make its deadline even at the highest allowed mode
+            jid = st.spec.job_id
+            left[jid] = w
+            dens[jid] = st.spec.value / max(w, 1e-9)
+            cands.append(st)
+            if d is None and dens[jid] > best_free:
+                best_free = dens[jid]
         if not cands:
             return None
-
-        def density(st: JobState) -> float:
-            return st.spec.value / max(_left(st, view), 1e-9)
-
-        free = [density(st) for st in cands if st.spec.deadline_ns is None]
-        best_free = max(free, default=0.0)
-        urgent = [st for st in cands if st.spec.deadline_ns is not None and density(st) >= best_free]
-        choice = min(urgent, key=_edf_key) if urgent else max(cands, key=lambda s: (density(s), -s.spec.release_ns))
+        urgent = [st for st in cands if st.spec.deadline_ns is not None and dens[st.spec.job_id] >= best_free]
+        choice = min(urgent, key=_edf_key) if urgent else max(
+            cands, key=lambda s: (dens[s.spec.job_id], -s.spec.release_ns))
         run = view.running
-        if run is None or choice is run or run not in cands:
+        if run is None or choice is run or run.spec.job_id not in left:
             return choice
         if choice.spec.deadline_ns is None:
-            return choice if density(choice) > self.config.switch_gain * density(run) else run
+            return choice if dens[choice.spec.job_id] > self.config.switch_gain * dens[run.spec.job_id] else run
         # a deadline job: let the running job reach its next checkpoint (or its end) first when every
         # urgent deadline still holds after the wait (EDF demand: the work due by each deadline)
         slack_s = math.inf
         due = 0.0
         for st in sorted(urgent or [choice], key=_edf_key):
-            due += _left(st, view) / thr
+            due += left[st.spec.job_id] / thr
             slack_s = min(slack_s, (st.spec.deadline_ns or 0) / NS - t / NS - due)
         period_s = view.period_ns / NS
         ck = run.spec.checkpoint_s
@@ -265,7 +282,7 @@ class SkyrackPolicy:
         if ck > 0 and since_ck <= period_s * thr:
             return choice  # just past a checkpoint: switching now loses (almost) nothing
         to_ck = (ck - since_ck) / thr if ck > 0 else math.inf
-        to_end = _left(run, view) / thr
+        to_end = left[run.spec.job_id] / thr
         if min(to_ck, to_end) + 2 * period_s < slack_s:
             return run
         return choice

@@ -51,7 +51,7 @@ class Outlook:
     eclipse_s: float  # the next (or present, what remains of it) eclipse's duration
     cap: int  # the payload manager's thermal cap (highest mode allowed)
     backlog_packets: int  # awaiting downlink in the store
-    downlink_bytes_day: float  # what the passes of the next day can carry
+    downlink_bytes_ahead: float  # what the passes of the predictor's window ahead (12 h or more) can carry
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def outlook(**kw: object) -> Outlook:
     """Plenty of everything: sunlit, a big array, a full battery, no thermal limit."""
     fields: dict[str, object] = {"t_ns": T0, "soc": 1.0, "soc_floor": 0.3, "battery_wh": 2400.0, "array_w": 5000.0,
                                  "base_w": 100.0, "in_eclipse": False, "to_eclipse_s": 3600.0, "eclipse_s": 2100.0,
-                                 "cap": 4, "backlog_packets": 0, "downlink_bytes_day": 1e9}
+                                 "cap": 4, "backlog_packets": 0, "downlink_bytes_ahead": 1e9}
     fields.update(kw)
     return Outlook(**fields)  # type: ignore[arg-type]
 
