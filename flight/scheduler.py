@@ -16,7 +16,7 @@ did in its present run, the payload's mode table, and an `Outlook` built each pe
 flight software's own estimates: state of charge (power manager), the depth-of-discharge floor
 (1 - dod_max), the battery's energy, the array power seen in sunlight, the other loads, the next
 eclipse from the onboard orbit predictor, the thermal cap (payload manager), the store's backlog and
-the downlink capacity of the coming day's passes.
+the downlink capacity of the passes ahead.
 
 Policies live in flight.sched_policies: Skyrack's own and the baselines (run-always EDF,
 sunlit-only, state-of-charge threshold, static priority).
