@@ -23,12 +23,12 @@ from flight.interfaces import BusError
 from hil.lockstep import PollGroup
 from hil.messages import BusResult, BusStatus, BusTransfer, TransferResult
 
-__all__ = ["BoardBuses", "LinkBus", "LinkRadio", "LockstepDiverged", "TickClock"]
+__all__ = ["BoardBuses", "DivergedError", "LinkBus", "LinkRadio", "TickClock"]
 
 Exchange = Callable[[tuple[BusTransfer, ...]], tuple[TransferResult, ...]]
 
 
-class LockstepDiverged(Exception):
+class DivergedError(Exception):
     """The board did not use the pushed poll as declared: the emulator's reads no longer match a SIL run."""
 
 
@@ -84,7 +84,7 @@ class BoardBuses:
         self._pushed.clear()
         if poll is not None and poll.results:
             if poll.batch_id != self.list_id:
-                raise LockstepDiverged(f"the host pushed poll list {poll.batch_id}, the board declared {self.list_id}")
+                raise DivergedError(f"the host pushed poll list {poll.batch_id}, the board declared {self.list_id}")
             pos = 0
             for group in self.declared:
                 n = len(group[1])
@@ -93,7 +93,7 @@ class BoardBuses:
                 self._pushed.append((group, [_word(r) for r in poll.results[pos:pos + n]]))
                 pos += n
             if pos != len(poll.results):
-                raise LockstepDiverged(f"the host pushed {len(poll.results)} reads, not whole groups of the poll list")
+                raise DivergedError(f"the host pushed {len(poll.results)} reads, not whole groups of the poll list")
         self.pushed_groups += len(self._pushed)
         self._prefix = []
         self._prefix_open = True
@@ -102,7 +102,7 @@ class BoardBuses:
     def end_tick(self) -> tuple[PollGroup, ...] | None:
         """After the tick: the poll list for the next ticks when it differs from the declared one, else None."""
         if self._pushed:
-            raise LockstepDiverged(f"the tick left {len(self._pushed)} pushed group(s) of reads unused")
+            raise DivergedError(f"the tick left {len(self._pushed)} pushed group(s) of reads unused")
         prefix = self._prefix or []
         self._prefix = None
         sure = bool(prefix) and not any(failed for _, failed in prefix) and self.failed_key() == self._key0
@@ -122,7 +122,7 @@ class BoardBuses:
         if self._pushed:
             want, words = self._pushed.popleft()
             if want != group:
-                raise LockstepDiverged(f"the tick read {len(ops)} registers on bus {bus} where the declared poll "
+                raise DivergedError(f"the tick read {len(ops)} registers on bus {bus} where the declared poll "
                                        f"has {len(want[1])} on bus {want[0]}")
         else:
             for _, _, width in group[1]:
@@ -137,7 +137,7 @@ class BoardBuses:
 
     def transfer(self, bus: int, addr: int, write: bytes, read_len: int) -> bytes:
         if self._pushed:
-            raise LockstepDiverged(f"a transfer to 0x{addr:02x} on bus {bus} came before the pushed poll reads")
+            raise DivergedError(f"a transfer to 0x{addr:02x} on bus {bus} came before the pushed poll reads")
         self._prefix_open = False  # later reads are no longer the start of the tick
         if not isinstance(addr, int) or not 0 <= addr <= 0x7F:
             raise BusError(int(addr) if isinstance(addr, int) else -1, "address out of the 7-bit range")

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hil.board import BoardBuses, LinkRadio, LockstepDiverged, TickClock
+from hil.board import BoardBuses, DivergedError, LinkRadio, TickClock
 from hil.link import Link, LinkConfig, LinkState, Message
 from hil.lockstep import LOCKSTEP_VERSION, DocAssembler, LockstepError, doc_parts, groups_to_transfers
 from hil.messages import (
@@ -77,8 +77,9 @@ def _kind_name(kind: int) -> str:
         return f"0x{kind:02x}"
 
 
-class _SessionLost(BaseException):  # noqa: N818 - control flow, not an error; BaseException so flight code cannot catch it
-    """The host started over (or failed) while the board waited on it in the middle of a tick."""
+class _SessionLost(BaseException):
+    """The host started over (or failed) while the board waited on it in the middle of a tick (a BaseException:
+    control flow that flight code must not catch)."""
 
 
 class Board:
@@ -254,14 +255,14 @@ class Board:
                 if m.kind == Kind.BUS_RESULT:
                     r = BusResult.decode(m.payload)
                     if r.batch_id != self._batch_id or len(r.results) != len(transfers):
-                        raise LockstepDiverged(f"bus result {r.batch_id} ({len(r.results)} results) does not answer "
+                        raise DivergedError(f"bus result {r.batch_id} ({len(r.results)} results) does not answer "
                                                f"batch {self._batch_id} ({len(transfers)} transfers)")
                     self.backlog.extend(got[k + 1:])
                     return r.results
                 if m.kind in (Kind.HELLO, Kind.ERROR):
                     self.backlog.extend(got[k:])
                     raise _SessionLost
-                raise LockstepDiverged(f"a {_kind_name(m.kind)} message came while the board waited for a bus result")
+                raise DivergedError(f"a {_kind_name(m.kind)} message came while the board waited for a bus result")
             self._check_silence()
 
     # ------------------------------------------------------------------ run
@@ -326,7 +327,7 @@ class Board:
                              FsyncPolicy.ON_ROLL, t_ns, key_path, policy)
         except _SessionLost:
             return
-        except LockstepDiverged as exc:
+        except DivergedError as exc:
             self._error(ErrorCode.PROTOCOL, f"lockstep diverged during boot: {exc}")
             return
         self.stack = fs
@@ -370,7 +371,7 @@ class Board:
             nxt = io.end_tick()
         except _SessionLost:
             return
-        except LockstepDiverged as exc:
+        except DivergedError as exc:
             self._error(ErrorCode.PROTOCOL, f"lockstep diverged at t = {tick.t_ns / NS:.0f} s: {exc}")
             self._drop_run("lockstep diverged")
             return
