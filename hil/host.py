@@ -327,8 +327,10 @@ class Host:
     # ------------------------------------------------------------------ the run
 
     def run(self, scenario: str | Path, duration_s: float, out_dir: Path, seed: int | None = None,
-            policy: str = "skyrack", progress: Callable[[float], None] | None = None) -> Any:
+            policy: str = "skyrack", progress: Callable[[float], None] | None = None,
+            faults: tuple[tuple[float, Any], ...] = ()) -> Any:
         """The closed loop with the board as the flight computer; the outputs of `skyrack run` in out_dir.
+        faults: (time s, emulator.faults fault) injected into the emulator, as `skyrack.sil.run` takes them.
         Returns a skyrack.sil.RunResult."""
         from emulator import Emulator
         from emulator.radio import Delivered
@@ -365,6 +367,8 @@ class Host:
         wall0 = time.monotonic()
         self.emu = emu = Emulator(sc0, seed=seed, sink=to_ground)
         sc = emu.scenario
+        for at_s, fault in faults:
+            emu.inject(fault, at_ns=round(at_s * NS))
         setup = {"run_id": secrets.token_hex(8), "scenario_toml": text, "scenario_source": source, "seed": seed,
                  "policy": policy, "key": key_path.read_text(encoding="utf-8")}
         pending_uplinks = sorted(plan_uplinks(sc, key_path))
