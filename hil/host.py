@@ -108,6 +108,9 @@ class Host:
         self.tm_received = 0
         self.tc_sent = 0
         self.ticks = 0
+        self.first_tick_wall: float | None = None  # time.monotonic() at the first TICK
+        self.last_tick_wall = 0.0
+        self._frames_at_first_tick = (0, 0)
         self.step_ns_total = 0
         self.step_ns_max = 0
         self.overruns = 0
@@ -292,6 +295,9 @@ class Host:
             self.tc_sent += 1
         self._send_radio_state(force=bool(tcs) and self.radio_pump is not None)
         k = self.ticks % (1 << 32)
+        if self.first_tick_wall is None:
+            self.first_tick_wall = time.monotonic()
+            self._frames_at_first_tick = (self.link.stats.frames_sent, self.link.stats.frames_received)
         self.done = None
         self.link.send_message(Tick(t_ns, k, self._run_poll()))
         while True:
@@ -313,6 +319,7 @@ class Host:
         self.step_ns_max = max(self.step_ns_max, took)
         self.overruns = self.done.stat("overruns") or self.overruns
         self.ticks += 1
+        self.last_tick_wall = time.monotonic()
 
     def end(self, t_end_ns: int) -> dict[str, Any]:
         for part in doc_parts(DocType.END, {"t_end_ns": t_end_ns}):
@@ -478,6 +485,7 @@ class Host:
                 "mode": "lockstep",
                 "board_software": self.board.software if self.board is not None else None,
                 "ticks": self.ticks,
+                "tick_wall_seconds": self.last_tick_wall - self.first_tick_wall if self.first_tick_wall else 0.0,
                 "board_step_ms_mean": self.step_ns_total / self.ticks / 1e6 if self.ticks else 0.0,
                 "board_step_ms_max": self.step_ns_max / 1e6,
                 "bus_batches": self.bus_batches,
@@ -485,6 +493,9 @@ class Host:
                 "radio_tm_frames": self.tm_received,
                 "radio_tc_frames": self.tc_sent,
                 "link_frames_sent": ls.frames_sent,
+                "link_frames_sent_per_tick": (ls.frames_sent - self._frames_at_first_tick[0]) / max(self.ticks, 1),
+                "link_frames_received_per_tick": (ls.frames_received - self._frames_at_first_tick[1])
+                / max(self.ticks, 1),
                 "link_frames_received": ls.frames_received,
                 "link_bytes_sent": ls.bytes_sent,
                 "link_bytes_received": ls.bytes_received,

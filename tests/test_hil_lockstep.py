@@ -277,3 +277,21 @@ def test_missing_device_is_one_line(tmp_path: Path) -> None:
         done = subprocess.run(args, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1 and "cannot open" in done.stderr
+
+
+def test_radio_port_carries_the_frames(sil: dict[float, Path], relay_factory: Any, tmp_path: Path) -> None:
+    """--radio-port: bus and ticks on the UART, radio frames on a second link (a network link: no line model)."""
+    uart, radio = relay_factory(), relay_factory()
+    radio_cfg = link_config("socket://board:10020", BAUD)  # a network link: no line model
+    board = Board(open_port(uart.port_b, BAUD), tmp_path / "state", config=link_config(uart.port_b, BAUD),
+                  radio_port=open_port(radio.port_b, BAUD), radio_config=radio_cfg, once=True)
+    th = threading.Thread(target=board.run, daemon=True)
+    th.start()
+    host = Host(open_port(uart.port_a, BAUD), config=link_config(uart.port_a, BAUD),
+                radio_port=open_port(radio.port_a, BAUD), radio_config=radio_cfg, timeout_s=20)
+    host.connect()
+    result = host.run(SCENARIO, 420.0, tmp_path / "hil", seed=SEED)
+    th.join(10)
+    assert result.summary["hil"]["radio_tm_frames"] > 100
+    assert radio.stats.b_to_a.bytes_relayed > 100_000 > uart.stats.b_to_a.bytes_relayed
+    _same_run(tmp_path / "hil", sil[420.0])
