@@ -295,3 +295,35 @@ def test_radio_port_carries_the_frames(sil: dict[float, Path], relay_factory: An
     assert result.summary["hil"]["radio_tm_frames"] > 100
     assert radio.stats.b_to_a.bytes_relayed > 100_000 > uart.stats.b_to_a.bytes_relayed
     _same_run(tmp_path / "hil", sil[420.0])
+
+
+def test_host_carries_on_when_the_board_restarts(relay_factory: Any, tmp_path: Path) -> None:
+    """The board process dies mid-run and starts again: it resumes on its store at the host's time."""
+    import json
+
+    relay = relay_factory()
+    log1, log2 = tmp_path / "fly1.log", tmp_path / "fly2.log"
+    with log1.open("wb") as f1, log2.open("wb") as f2:
+        fly = _fly(relay.port_b, tmp_path / "state", f1)
+        serve = subprocess.Popen(_serve(relay.port_a, tmp_path / "hil", 300.0), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        again: subprocess.Popen[bytes] | None = None
+        try:
+            t_end = time.monotonic() + 30
+            while "starting run" not in log1.read_text() and time.monotonic() < t_end:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            fly.kill()  # the board loses power mid-run
+            fly.wait()
+            again = _fly(relay.port_b, tmp_path / "state", f2, "--once")
+            _, err = serve.communicate(timeout=120)
+            assert again.wait(timeout=20) == 0
+        finally:
+            for p in (serve, fly, again):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+    assert serve.returncode == 0, err
+    assert "the board restarted" in err
+    assert "resuming run" in log2.read_text()
+    assert json.loads((tmp_path / "hil" / "summary.json").read_text())["boots"] == 2
