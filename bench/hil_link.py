@@ -10,10 +10,15 @@
             to the TICK_DONE delivery, median and 90th percentile over --ticks exchanges, and the link
             frames each end sent per tick (acks ride on the replies: 1.0 each way when nothing is lost).
 
-Both ends and the relay run in this process (the relay in a thread), with the link defaults and
-`LinkConfig(baud=...)`. Each baud gets a fresh relay and fresh endpoints.
+  lockstep  `skyrack hil serve` and `skyrack hil fly --once` as two processes over the paced relay on the
+            edge-cubesat preset: simulated seconds per wall second of the ticks (the board's boot left out),
+            over its first 250 s (outside contacts: its first pass starts at 266 s) and over a 10-minute run
+            with the pass (9.6 kbit/s: the radio frames share the serial link).
 
-    python bench/hil_link.py [--json] [--seconds 3] [--ticks 50] [--baud 115200 --baud 921600]
+For goodput and rtt both ends and the relay run in this process (the relay in a thread), with the link
+defaults and `LinkConfig(baud=...)`. Each baud gets a fresh relay and fresh endpoints.
+
+    python bench/hil_link.py [--json] [--seconds 3] [--ticks 50] [--baud 115200 --baud 921600] [--no-lockstep]
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -124,12 +131,41 @@ def rtt(baud: int, ticks: int) -> dict[str, Any]:
             board.port.close()
 
 
+def lockstep(baud: int, duration_s: float) -> dict[str, Any]:
+    """hil serve + hil fly (two processes) on edge-cubesat for duration_s over the paced relay."""
+    cli = [sys.executable, "-m", "skyrack.cli", "hil"]
+    with tempfile.TemporaryDirectory() as tmp, PtyRelay(baud=baud) as relay:
+        fly = subprocess.Popen([*cli, "fly", "--port", relay.port_b, "--baud", str(baud), "--state", f"{tmp}/state",
+                                "--once"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            done = subprocess.run([*cli, "serve", "--port", relay.port_a, "--baud", str(baud), "edge-cubesat",
+                                   "--duration", f"{duration_s:g}s", "--out", f"{tmp}/out", "--json"],
+                                  capture_output=True, text=True, timeout=3600)
+            fly.wait(timeout=30)
+        finally:
+            if fly.poll() is None:
+                fly.kill()
+                fly.wait()
+        if done.returncode != 0:
+            raise SystemExit(f"hil serve failed: {done.stderr.strip()}")
+        s = json.loads(done.stdout)
+        h = s["hil"]
+        return {
+            "speedup": h["ticks"] / h["tick_wall_seconds"],
+            "frames_downlinked": s["frames_downlinked"],
+            "link_frames_sent_per_tick": h["link_frames_sent_per_tick"],  # after the boot
+            "link_frames_received_per_tick": h["link_frames_received_per_tick"],
+            "retransmissions": h["link_retransmissions"],
+        }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--seconds", type=float, default=3.0, help="goodput run per baud rate (default 3)")
     ap.add_argument("--ticks", type=int, default=50, help="TICK/TICK_DONE exchanges per baud rate (default 50)")
     ap.add_argument("--baud", type=int, action="append", help="baud rate (repeatable; default 115200 and 921600)")
+    ap.add_argument("--no-lockstep", action="store_true", help="skip the lockstep runs (about a minute at 115200)")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.ticks <= 0:
         print("--seconds and --ticks must be > 0", file=sys.stderr)
@@ -152,7 +188,15 @@ def main(argv: list[str] | None = None) -> int:
         out[f"frames_per_tick_board_{baud}"] = round(r["board_frames_per_tick"], 3)
         out["tick_payload_octets"] = r["tick_payload"]
         out["tick_done_payload_octets"] = r["tick_done_payload"]
-        rows.append((baud, baud / 10, g, r))
+        lk: dict[str, Any] = {}
+        if not args.no_lockstep:
+            quiet, full = lockstep(baud, 250.0), lockstep(baud, 600.0)
+            out[f"lockstep_speedup_{baud}"] = round(quiet["speedup"], 1)
+            out[f"lockstep_speedup_contact_run_{baud}"] = round(full["speedup"], 1)
+            out[f"lockstep_frames_per_tick_host_{baud}"] = round(quiet["link_frames_sent_per_tick"], 3)
+            out[f"lockstep_frames_per_tick_board_{baud}"] = round(quiet["link_frames_received_per_tick"], 3)
+            lk = {"quiet": quiet, "full": full}
+        rows.append((baud, baud / 10, g, r, lk))
     if args.json:
         print(json.dumps(out))
         return 0
@@ -161,14 +205,21 @@ def main(argv: list[str] | None = None) -> int:
           f"{out['tick_done_payload_octets']} octets")
     print(f"{'baud':>8} {'line B/s':>9} {'goodput B/s':>12} {'fraction':>9} {'frames':>7} {'retx':>5} "
           f"{'rtt ms':>7} {'p90 ms':>7} {'wire ms':>8}")
-    for baud, line, g, r in rows:
+    for baud, line, g, r, _ in rows:
         print(f"{baud:>8} {line:>9.0f} {g['goodput_bytes_per_s']:>12.0f} {g['goodput_fraction']:>9.3f} "
               f"{g['frames']:>7} {g['retransmissions']:>5} {r['rtt_ms']:>7.2f} {r['rtt_ms_p90']:>7.2f} "
               f"{r['wire_ms']:>8.2f}")
     print("wire ms: line time of the two frames alone (TICK out, TICK_DONE back)")
-    for baud, _, _, r in rows:
+    for baud, _, _, r, _ in rows:
         print(f"{baud} baud: link frames per tick: host {r['host_frames_per_tick']:.2f}, "
               f"board {r['board_frames_per_tick']:.2f}")
+    for baud, _, _, _, lk in rows:
+        if lk:
+            q, f = lk["quiet"], lk["full"]
+            print(f"{baud} baud lockstep on edge-cubesat: {q['speedup']:.1f}x real time outside contacts "
+                  f"({q['link_frames_sent_per_tick']:.2f} host / {q['link_frames_received_per_tick']:.2f} board "
+                  f"frames per tick), {f['speedup']:.1f}x over 10 minutes with the pass "
+                  f"({f['frames_downlinked']} frames downlinked)")
     return 0
 
 

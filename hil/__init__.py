@@ -9,4 +9,11 @@ The link, from the wire up (each module's docstring states its part of the wire 
 - `hil.transport`: ports by pyserial URL, and the tap that records link traffic.
 - `hil.pump`: the I/O loop that runs an endpoint over a port.
 - `hil.relay`: a UART cable in software (pseudo-terminals, baud pacing, bit errors, drops).
+
+Lockstep HIL, above the link:
+
+- `hil.lockstep`: the session between host and board (message order, documents, the declared poll list).
+- `hil.host`: `hil serve`, the emulator served to the board tick by tick.
+- `hil.board`: the board's link-backed Bus (with RegisterBatch), Radio and Clock.
+- `hil.fly`: `hil fly`, the board's loop around the flight software.
 """

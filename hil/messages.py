@@ -25,6 +25,13 @@ kind  name        seq'd  payload
 0x13  RADIO_TC    yes    the uplink frame (host to board), all of the payload
 0x14  TICK        yes    i64 t_ns, u32 tick, u8 has_poll (0/1), then if 1 a BUS_RESULT payload
 0x15  TICK_DONE   yes    u32 tick, u8 n, n x (u8 k, k octets UTF-8 name, i64 value)
+0x16  DOC         yes    u8 doc (1 SETUP, 2 BOOTED, 3 END, 4 REPORT), u8 last (0/1), a part of the document:
+                         the parts of one document, in order up to the one with last = 1, joined, are
+                         one UTF-8 JSON object (`hil.lockstep` says what each holds)
+0x17  POLL_LIST   yes    u16 list_id, u8 n, n x (u16 k, k x transfer): the groups of register reads the
+                         board's next ticks start with (READ transfers only; n = 0: none)
+0x18  RADIO_STATE yes    u8 in_contact (0/1), f64 downlink_bps (IEEE 754), u32 tc_count (RADIO_TC frames
+                         the host has sent in this session, counted from 1)
 ====  ==========  =====  ===============================================================================
 
 transfer: u8 bus, u8 address (7-bit), u8 op, u8 register, u8 width (octets per word: 1 or 2), u8 nw,
@@ -56,6 +63,8 @@ __all__ = [
     "BusStatus",
     "BusTransfer",
     "Capability",
+    "Doc",
+    "DocType",
     "ErrorCode",
     "ErrorMsg",
     "Heartbeat",
@@ -64,6 +73,8 @@ __all__ = [
     "Kind",
     "MessageBody",
     "MessageError",
+    "PollList",
+    "RadioState",
     "RadioTc",
     "RadioTm",
     "Role",
@@ -95,6 +106,9 @@ class Kind(IntEnum):
     RADIO_TC = 0x13
     TICK = 0x14
     TICK_DONE = 0x15
+    DOC = 0x16
+    POLL_LIST = 0x17
+    RADIO_STATE = 0x18
 
 
 LINK_KINDS = frozenset({Kind.HELLO, Kind.HELLO_ACK, Kind.ACK, Kind.HEARTBEAT})
@@ -679,10 +693,130 @@ class TickDone:
         return next((v for k, v in self.stats if k == name), None)
 
 
+# ------------------------------------------------------------------ lockstep session
+
+
+class DocType(IntEnum):
+    SETUP = 1  # host to board: the run (scenario, seed, start time, ...)
+    BOOTED = 2  # board to host: the flight software is up
+    END = 3  # host to board: the run is over
+    REPORT = 4  # board to host: what the flight software counted
+
+
+_DOC = struct.Struct(">BB")
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """One part of a JSON document (see the module docstring)."""
+
+    KIND: ClassVar[Kind] = Kind.DOC
+    doc: DocType
+    last: bool
+    data: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "doc", DocType(self.doc))
+        object.__setattr__(self, "data", bytes(self.data))
+
+    def encode(self) -> bytes:
+        return _DOC.pack(self.doc, 1 if self.last else 0) + self.data
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Doc:
+        return _guard("DOC", lambda: cls._parse(payload))
+
+    @classmethod
+    def _parse(cls, payload: bytes) -> Doc:
+        r = _Reader(payload, "DOC")
+        doc, last = r.unpack(_DOC, "header")
+        if last > 1:
+            raise MessageError(f"DOC: last is {last} (must be 0 or 1)")
+        return cls(_enum(DocType, "DOC type", doc), bool(last), r.rest())
+
+
+_POLL = struct.Struct(">HB")
+_U16 = struct.Struct(">H")
+
+
+@dataclass(frozen=True, slots=True)
+class PollList:
+    """Board to host: the groups of register reads each tick starts with, until the next POLL_LIST. The host
+    runs them, in order, right before each TICK and pushes the results with it (up to and including the first
+    group with a failed read: the board reads the rest itself, after its retries)."""
+
+    KIND: ClassVar[Kind] = Kind.POLL_LIST
+    list_id: int
+    groups: tuple[tuple[BusTransfer, ...], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(tuple(g) for g in self.groups))
+        _check("POLL_LIST list_id", self.list_id, 0, 0xFFFF)
+        _check("POLL_LIST number of groups", len(self.groups), 0, 0xFF)
+        for g in self.groups:
+            _check("POLL_LIST group size", len(g), 1, 0xFFFF)
+            if any(t.op != BusOp.READ for t in g):
+                raise ValueError("a POLL_LIST holds READ transfers only")
+
+    def encode(self) -> bytes:
+        parts = [_POLL.pack(self.list_id, len(self.groups))]
+        for g in self.groups:
+            parts.append(_U16.pack(len(g)))
+            parts += [t.encode() for t in g]
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> PollList:
+        return _guard("POLL_LIST", lambda: cls._parse(payload))
+
+    @classmethod
+    def _parse(cls, payload: bytes) -> PollList:
+        r = _Reader(payload, "POLL_LIST")
+        list_id, n = r.unpack(_POLL, "header")
+        groups = []
+        for _ in range(n):
+            (k,) = r.unpack(_U16, "group size")
+            groups.append(tuple(BusTransfer.read_from(r) for _ in range(k)))
+        r.end()
+        return cls(list_id, tuple(groups))
+
+
+_RADIO_STATE = struct.Struct(">BdI")
+
+
+@dataclass(frozen=True, slots=True)
+class RadioState:
+    """Host to board, before the TICK it applies to, whenever it changed: what the board's Radio reports."""
+
+    KIND: ClassVar[Kind] = Kind.RADIO_STATE
+    in_contact: bool
+    downlink_bps: float
+    tc_count: int = 0
+
+    def __post_init__(self) -> None:
+        _check("RADIO_STATE tc_count", self.tc_count, 0, 0xFFFFFFFF)
+
+    def encode(self) -> bytes:
+        return _RADIO_STATE.pack(1 if self.in_contact else 0, self.downlink_bps, self.tc_count)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> RadioState:
+        return _guard("RADIO_STATE", lambda: cls._parse(payload))
+
+    @classmethod
+    def _parse(cls, payload: bytes) -> RadioState:
+        r = _Reader(payload, "RADIO_STATE")
+        contact, bps, count = r.unpack(_RADIO_STATE, "body")
+        r.end()
+        if contact > 1:
+            raise MessageError(f"RADIO_STATE: in_contact is {contact} (must be 0 or 1)")
+        return cls(bool(contact), bps, count)
+
+
 # ------------------------------------------------------------------ dispatch
 
 MessageBody: TypeAlias = (Hello | HelloAck | Ack | Heartbeat | ErrorMsg | BusBatch | BusResult | RadioTm | RadioTc
-                          | Tick | TickDone)
+                          | Tick | TickDone | Doc | PollList | RadioState)
 
 _DECODERS: dict[Kind, Callable[[bytes], MessageBody]] = {
     Kind.HELLO: Hello.decode,
@@ -696,6 +830,9 @@ _DECODERS: dict[Kind, Callable[[bytes], MessageBody]] = {
     Kind.RADIO_TC: RadioTc.decode,
     Kind.TICK: Tick.decode,
     Kind.TICK_DONE: TickDone.decode,
+    Kind.DOC: Doc.decode,
+    Kind.POLL_LIST: PollList.decode,
+    Kind.RADIO_STATE: RadioState.decode,
 }
 
 

@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description=cmd_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd_cli.add_arguments(cm)
     cm.set_defaults(func=cmd_cli.run)
+    from skyrack import hil_cli
+
+    hi = sub.add_parser("hil", help="hardware in the loop: serve the emulator to a board (serve), or fly on one (fly)",
+                        description=hil_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    hil_cli.add_arguments(hi)
+    hi.set_defaults(func=hil_cli.run)
     return parser
 
 

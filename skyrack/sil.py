@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from flight.events import EventReporter
 from flight.executive import Executive, RateGroup
 from flight.fdir import FaultDetection
 from flight.hardware import ChipKind, DeviceSpec, HardwareConfig, LoadSpec
+from flight.interfaces import Bus, Radio
 from flight.jobs import JobSpec
 from flight.modes import Mode, ModeManager
 from flight.orbit import MeanElements, OrbitPredictor, Station, TwoLineElements
@@ -193,14 +194,13 @@ class FlightStack:
     """The flight software of one boot: components, executive and store.
     `kill()` drops it the way a crash would (nothing flushed or closed)."""
 
-    def __init__(self, emu: Emulator, hw: HardwareConfig, out_dir: Path, fsync: FsyncPolicy, t_ns: int,
-                 key_path: Path | None = None, policy: str = "skyrack") -> None:
-        sc = emu.scenario
+    def __init__(self, buses: Sequence[Bus], radio: Radio, sc: Scenario, hw: HardwareConfig, out_dir: Path,
+                 fsync: FsyncPolicy, t_ns: int, key_path: Path | None = None, policy: str = "skyrack") -> None:
         dictionary = load_dictionary()
         offset = cuc_offset_ns(sc.epoch)
-        self.sensors = SensorPoller(hw, emu.buses)
+        self.sensors = SensorPoller(hw, buses)
         self.store = PacketStore(out_dir / "store", StoreConfig(fsync=fsync))
-        self.downlink = Downlink(emu.radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS)
+        self.downlink = Downlink(radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS)
         self.events = EventReporter(dictionary, self.downlink.on_packet, offset)
         self.modes = ModeManager(self.events, Mode.STANDBY)
         self.params = Parameters(overrides={"bus_undervoltage_v": sc.bus.undervoltage_v, **dict(sc.flight_parameters)})
@@ -245,7 +245,7 @@ class FlightStack:
             if self.replay.both_lost:
                 self.events.emit(t_ns, "STATE_LOST", "HIGH", 1, 0, "anti-replay state lost")
             sdls = SdlsEndpoint(keys, [sa])
-        self.uplink = Uplink(emu.radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
+        self.uplink = Uplink(radio, load_commands(), Farm(SPACECRAFT_ID, 0), self.downlink.on_packet, self.events,
                              self.modes, self.switches, self.params, sdls=sdls, authenticate=sc.authenticate,
                              cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target,
@@ -361,7 +361,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         emu.inject(fault, at_ns=round(at_s * NS))
     clock = SimClock(0)
     make_policy(policy)  # an unknown name fails before anything runs
-    fs = FlightStack(emu, hw, out_dir, fsync, 0, key_path, policy)
+    fs = FlightStack(emu.buses, emu.radio, sc, hw, out_dir, fsync, 0, key_path, policy)
     workload = generate(sc.workload) if sc.workload is not None else ()
     pending_jobs = [j for j in workload if j.release_s * NS <= duration_s * NS]
     next_job = 0
@@ -382,7 +382,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                 _, torn = pending_restarts.pop(0)
                 fs.kill(torn)
                 timeline.append((t, f"flight software killed{' mid-write' if torn else ''}, restarted"))
-                fs = FlightStack(emu, hw, out_dir, fsync, t, key_path, policy)
+                fs = FlightStack(emu.buses, emu.radio, sc, hw, out_dir, fsync, t, key_path, policy)
                 boots.append(fs)
             while next_job < len(pending_jobs) and pending_jobs[next_job].release_s * NS <= t:
                 if fs.scheduler is not None:
