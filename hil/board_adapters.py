@@ -145,3 +145,26 @@ def read_board(root: str | Path = "/") -> BoardStatus:
     thr = throttled(r)
     kind = "jetson" if rails or mode is not None else "raspberry-pi" if thr is not None else "unknown"
     return BoardStatus(kind, cpu_temp_c(r), thr, rails, gpu_load(r), mode)
+
+
+class BoardHealth:
+    """A housekeeping value provider (flight.telemetry.hk) for board_hk: the board re-read every `every`
+    calls (the provider is asked each tick; sysfs reads cost more than a tick should)."""
+
+    def __init__(self, root: str | Path = "/", every: int = 10) -> None:
+        self.root = Path(root)
+        self.every = max(every, 1)
+        self._calls = 0
+        self.status = read_board(self.root)
+        self._values = self.status.hk_values()
+
+    @property
+    def present(self) -> bool:
+        return self.status.kind != "unknown"
+
+    def __call__(self) -> dict[str, Any]:
+        self._calls += 1
+        if self._calls % self.every == 0:
+            self.status = read_board(self.root)
+            self._values = self.status.hk_values()
+        return self._values

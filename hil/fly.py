@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hil.board import BoardBuses, DivergedError, LinkRadio, TickClock
+from hil.board_adapters import BoardHealth
 from hil.link import Link, LinkConfig, LinkState, Message
 from hil.lockstep import LOCKSTEP_VERSION, DocAssembler, LockstepError, doc_parts, groups_to_transfers
 from hil.messages import (
@@ -88,7 +89,7 @@ class Board:
     def __init__(self, port: Port, state_dir: Path, *, config: LinkConfig | None = None,
                  radio_port: Port | None = None, radio_config: LinkConfig | None = None,
                  log: Callable[[str], None] = lambda _: None, once: bool = False, hold_after_s: float = 5.0,
-                 connect_timeout_s: float | None = None) -> None:
+                 connect_timeout_s: float | None = None, sysfs_root: str | Path = "/") -> None:
         caps = Capability.LOCKSTEP | Capability.POLL_PUSH | (Capability.RADIO_PORT if radio_port else Capability.NONE)
         self.link = Link(Role.BOARD, config or LinkConfig(), software=SOFTWARE, capabilities=caps)
         self.pump = LinkPump(self.link, port)
@@ -98,6 +99,7 @@ class Board:
                                             capabilities=caps), radio_port)
         self.pumps = [self.pump] if self.radio_pump is None else [self.pump, self.radio_pump]
         self.state_dir = Path(state_dir)
+        self.health = BoardHealth(sysfs_root)  # board_hk: zeros on a machine that is neither a Pi nor a Jetson
         self.log = log
         self.once = once
         self.hold_after_ns = int(hold_after_s * NS)
@@ -330,6 +332,8 @@ class Board:
         except DivergedError as exc:
             self._error(ErrorCode.PROTOCOL, f"lockstep diverged during boot: {exc}")
             return
+        if self.health.present:
+            fs.hk.providers.append(self.health)
         self.stack = fs
         self.boots.append(fs)
         self._jobs = generate(sc.workload) if sc.workload is not None else ()

@@ -97,3 +97,15 @@ def test_values_encode_in_board_hk(board: object, tmp_path: Path) -> None:
     assert fields["board_present"] is True and fields["board_kind"] == b.kind.upper().replace("-", "_")
     assert fields["cpu_temp_c"] == pytest.approx(b.cpu_temp_c, abs=0.01)
     assert fields["board_power_w"] == pytest.approx(b.board_power_w or 0.0, abs=0.01)
+
+
+def test_board_health_provider_rereads_every_n_calls(tmp_path: Path) -> None:
+    from hil.board_adapters import BoardHealth
+
+    root = raspberry_pi(tmp_path)
+    h = BoardHealth(root, every=3)
+    assert h.present and h()["cpu_temp_c"] == pytest.approx(61.335)
+    put(root, "sys/class/thermal/thermal_zone0/temp", "70000")
+    assert h()["cpu_temp_c"] == pytest.approx(61.335)  # the cached reading
+    assert h()["cpu_temp_c"] == pytest.approx(70.0)  # the third call re-reads
+    assert not BoardHealth(tmp_path / "pc").present
