@@ -67,6 +67,17 @@ def test_append_peek_release_in_order(tmp_path: Path) -> None:
             s.release(10)
 
 
+def test_peek_after_a_seq_skips_older_records_across_segments(tmp_path: Path) -> None:
+    with PacketStore(tmp_path, FAST) as s:
+        for i in range(40):  # 52-octet records: 7 to a 400-octet segment
+            s.append(pkt(i), t_ns=i, apid=7)
+        assert len(segments(tmp_path)) > 3
+        assert [p.seq for p in s.peek(3, after_seq=20)] == [21, 22, 23]
+        assert [p.seq for p in s.peek(after_seq=37)] == [38, 39]
+        assert s.peek(after_seq=39) == []
+        s.release(25)
+        assert [p.seq for p in s.peek(2, after_seq=10)] == [26, 27]  # released ones are never handed out
+
 def test_release_deletes_fully_released_segments(tmp_path: Path) -> None:
     with PacketStore(tmp_path, FAST) as s:  # 400-byte segments hold 7 records of 52 bytes
         for i in range(30):

@@ -629,13 +629,18 @@ class PacketStore:
 
     # ------------------------------------------------------------------ downlink
 
-    def _pending_entries(self) -> Iterator[tuple[_Segment, _Entry]]:
+    def _pending_entries(self, after_seq: int = -1) -> Iterator[tuple[_Segment, _Entry]]:
+        below = max(self._released_below, after_seq + 1)
         for seg in self._segments:
-            for entry in seg.entries[seg.index_of(self._released_below):]:
+            last = seg.last_seq()
+            if last is None or last < below:
+                continue
+            for entry in seg.entries[seg.index_of(below):]:
                 yield seg, entry
 
-    def peek(self, max_records: int | None = None, max_bytes: int | None = None) -> list[StoredPacket]:
-        """The oldest unreleased packets, in seq order, without removing them.
+    def peek(self, max_records: int | None = None, max_bytes: int | None = None,
+             after_seq: int = -1) -> list[StoredPacket]:
+        """The oldest unreleased packets with a seq above after_seq, in seq order, without removing them.
 
         At most max_records packets and max_bytes packet bytes (None: no limit). A packet larger
         than max_bytes is not split: size max_bytes to at least the largest packet. Packets are
@@ -645,7 +650,7 @@ class PacketStore:
         self.sync()
         picked: list[tuple[_Segment, _Entry]] = []
         total = 0
-        for seg, entry in self._pending_entries():
+        for seg, entry in self._pending_entries(after_seq):
             if max_records is not None and len(picked) >= max_records:
                 break
             if max_bytes is not None and total + entry.length > max_bytes:
