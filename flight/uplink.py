@@ -75,6 +75,8 @@ class RejectReason(IntEnum):
 
 
 _SDLS = {int(r) - 10: r for r in RejectReason if 11 <= r <= 18}  # sdls.Reason value -> RejectReason
+_REJECTED_KEYS = {r: f"rejected_{r.name.lower()}" for r in RejectReason}  # counters() names, made once
+_FAILED_KEYS = {c: f"failed_{c.name.lower()}" for c in FailureCode}
 
 
 class Radio(Protocol):
@@ -171,8 +173,10 @@ class Uplink:
 
     def counters(self) -> dict[str, int]:
         """Rejected frames by reason name, failure reports by code name, and the totals."""
-        out = {f"rejected_{r.name.lower()}": n for r, n in self.rejected.items()}
-        out.update((f"failed_{c.name.lower()}", n) for c, n in self.failures.items())
+        out = {_REJECTED_KEYS[r]: n for r, n in self.rejected.items()}
+        failed = _FAILED_KEYS
+        for c, n in self.failures.items():
+            out[failed[c]] = n
         out.update(cltus=self.cltus, frames_accepted=self.frames_accepted, control_frames=self.control_frames,
                    commands_accepted=self.commands_accepted, commands_failed=self.commands_failed,
                    commands_completed=self.commands_completed, corrected_bits=self.corrected_bits)

@@ -16,6 +16,7 @@ from typing import Any
 
 from flight.dictionary import Dictionary, PacketDef, PacketKind
 from flight.dictionary.fields import FieldType
+from flight.dictionary.packet import _FINE_SHIFT, encoder_source
 from flight.drivers.payload_ctrl import PayloadStatus
 from flight.hardware import HardwareConfig
 from flight.sensors import Readings
@@ -31,6 +32,7 @@ PacketSink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
 
 
 Clamper = Callable[[dict[str, Any]], dict[str, Any]]
+PacketMaker = Callable[[dict[str, Any], int, int], bytes | None]  # (values, seq count, CUC t_ns) -> packet
 ValueProvider = Callable[[], Mapping[str, Any]]  # more field values by name, asked each time values are made
 
 
@@ -70,6 +72,58 @@ def compile_clamp(pdef: PacketDef) -> Clamper:
     return fn
 
 
+def _clamp_lines(pdef: PacketDef, consts: dict[str, Any]) -> list[str]:
+    """compile_clamp's conversion of each non-spare field k, into the variable x<k> instead of a dict."""
+    lines = []
+    for k, f in enumerate(pdef.fields):
+        if f.type == FieldType.SPARE:
+            continue
+        key, x = repr(f.name), f"x{k}"
+        if f.type == FieldType.BOOL:
+            lines.append(f"{x} = bool(g({key}))")
+        elif f.type == FieldType.ENUM:
+            consts[f"E{k}"] = f.calibration.labels[0][1]
+            lines += [f"{x} = g({key})", f"if {x} is None:", f"    {x} = E{k}"]
+        elif f.type == FieldType.TEXT:
+            lines += [f"{x} = g({key})", f"{x} = '' if {x} is None else str({x})"]
+        else:
+            lines += [f"{x} = g({key})", f"{x} = 0.0 if {x} is None else float({x})"]
+            rng = f.eng_range()
+            if rng is not None:
+                consts[f"LO{k}"], consts[f"HI{k}"] = rng
+                lines += [f"if {x} < LO{k}:", f"    {x} = LO{k}", f"if {x} > HI{k}:", f"    {x} = HI{k}"]
+            elif f.type in (FieldType.UINT, FieldType.INT):
+                lines.append(f"{x} = int(min(max(round({x}), {f.raw_min}), {f.raw_max}))")
+    return lines
+
+
+def compile_maker(pdef: PacketDef) -> PacketMaker:
+    """`pdef.encode(compile_clamp(pdef)(values), seq_count, t_ns)` in one compiled function, without the
+    dictionary of clamped values in between: each field clamped as compile_clamp does, then encoded as
+    PacketDef's compiled encoder does. It returns None where that encoder would hand over to the generic
+    one, and also when anything raises: the caller then goes the long way, which gives the same packet,
+    or the same error."""
+    consts, body, tail = encoder_source(pdef, names="x")
+    clamp = _clamp_lines(pdef, consts)
+    src = ["def _make(values, seq_count, t_ns):",
+           "    if t_ns < 0:",
+           "        return None",
+           f"    ticks = (t_ns << {_FINE_SHIFT}) // 1_000_000_000",
+           "    if ticks >= _TICKS:",
+           "        return None",
+           "    msg_counter = seq_count & 0xFFFF",
+           "    destination = 0",
+           "    g = values.get",
+           "    try:"]
+    src += ["        " + line for line in clamp + body]
+    src += ["    except Exception:", "        return None"]
+    src += ["    " + line for line in tail]
+    ns: dict[str, Any] = dict(consts)
+    exec(compile("\n".join(src) + "\n", f"<hk {pdef.name}>", "exec"), ns)
+    fn: PacketMaker = ns["_make"]
+    return fn
+
+
 class Housekeeping:
     """Component: builds every housekeeping packet of the dictionary at its period."""
 
@@ -98,7 +152,8 @@ class Housekeeping:
         # after the readings' fields (so a provider's name wins)
         self.providers: list[ValueProvider] = []
         # what step() needs per packet, made once: (packet, apid, clamper, period)
-        self._plan = [(p, p.apid, self._clampers[p.apid], self._period_ns[p.apid]) for p in self.packets]
+        self._plan = [(p, p.apid, self._clampers[p.apid], compile_maker(p), self._period_ns[p.apid])
+                      for p in self.packets]
         # the default switch states written straight into the values: (field name, expander or None, pin)
         self._gpio_switches = [(f"{ld.name}_on", ld.gpio, ld.pin) for ld in hw.loads]
 
@@ -110,14 +165,17 @@ class Housekeeping:
         values: dict[str, Any] | None = None
         nxt = self._next
         seq = self._seq
-        for p, apid, clamp, period_ns in self._plan:
+        for p, apid, clamp, make, period_ns in self._plan:
             due = nxt[apid]
             if t_ns < due:
                 continue
             if values is None:
                 values = self.values()
             n = seq[apid]
-            pkt = p.encode(clamp(values), n, t_ns + self.cuc_offset_ns)
+            t_cuc = t_ns + self.cuc_offset_ns
+            pkt = make(values, n, t_cuc)
+            if pkt is None:  # what the compiled maker does not take: the long way, same packet or error
+                pkt = p.encode(clamp(values), n, t_cuc)
             seq[apid] = (n + 1) % 16384
             nxt[apid] = due + period_ns * (1 + (t_ns - due) // period_ns)
             self.generated += 1

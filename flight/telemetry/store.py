@@ -162,7 +162,10 @@ class OsFileSystem:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
     def write(self, handle: int, data: bytes) -> None:
-        view = memoryview(data)
+        n = os.write(handle, data)
+        if n == len(data):
+            return
+        view = memoryview(data)[n:]
         while view:
             n = os.write(handle, view)
             view = view[n:]
@@ -284,8 +287,7 @@ class _Counters:
 
 def encode_record(seq: int, t_ns: int, apid: int, data: bytes) -> bytes:
     head = HEADER.pack(MAGIC, VERSION, 0, apid, len(data), seq, t_ns)
-    crc = zlib.crc32(data, zlib.crc32(head))
-    return head + data + CRC.pack(crc)
+    return b"".join((head, data, CRC.pack(zlib.crc32(data, zlib.crc32(head)))))
 
 
 def _parse_at(buf: bytes, pos: int) -> _Entry | None:
@@ -394,6 +396,14 @@ class PacketStore:
                  fs: FileSystem | None = None) -> None:
         self.directory = os.fspath(directory)
         self.config = config if config is not None else StoreConfig()
+        cfg = self.config
+        # what append() tests every time, taken from the (frozen) config once
+        self._max_packet = cfg.max_packet_bytes
+        self._segment_bytes = cfg.segment_bytes
+        self._capacity = cfg.capacity_bytes
+        self._refuse_when_full = cfg.when_full == FullPolicy.REFUSE
+        self._fsync_every = 1 if cfg.fsync == FsyncPolicy.EVERY_RECORD else (
+            cfg.fsync_every_n if cfg.fsync == FsyncPolicy.EVERY_N else 0)  # records between fsyncs; 0: no count
         self._fs: FileSystem = fs if fs is not None else OsFileSystem()
         self._n = _Counters()
         self._segments: list[_Segment] = []
@@ -511,54 +521,63 @@ class PacketStore:
         Raises StoreError when the file system fails: the packet is then not stored (its seq
         is consumed) and the store stays consistent and usable.
         """
-        self._check_open()
-        if len(data) > self.config.max_packet_bytes:
-            raise ValueError(f"packet of {len(data)} bytes exceeds the {self.config.max_packet_bytes} a segment "
+        if self._closed:
+            self._check_open()
+        n = len(data)
+        if n > self._max_packet:
+            raise ValueError(f"packet of {n} bytes exceeds the {self._max_packet} a segment "
                              "holds; raise StoreConfig.segment_bytes or split the packet")
         if not 0 <= apid <= 0xFFFF:
             raise ValueError(f"apid {apid} is not in 0..65535")
         if not T_MIN <= t_ns <= T_MAX:
             raise ValueError(f"t_ns {t_ns} does not fit a signed 64-bit integer")
-        if self._next_seq > MAX_SEQ:
+        seq = self._next_seq
+        if seq > MAX_SEQ:
             raise StoreError("packet store: 64-bit sequence numbers exhausted; start a new store directory")
-        size = len(data) + OVERHEAD
-        need_roll = not self._writable or self._segments[-1].size + size > self.config.segment_bytes
-        if self._bytes + size > self.config.capacity_bytes and self.config.when_full == FullPolicy.REFUSE:
-            self._n.refused += 1
-            return None
-        if need_roll:
+        size = n + OVERHEAD
+        need_roll = not self._writable or self._segments[-1].size + size > self._segment_bytes
+        if self._bytes + size > self._capacity:
+            if self._refuse_when_full:
+                self._n.refused += 1
+                return None
+            if need_roll:
+                self._roll()
+            while self._bytes + size > self._capacity and len(self._segments) > 1:
+                self._delete_segment(self._segments[0], dropping=True)
+        elif need_roll:
             self._roll()
-        while self._bytes + size > self.config.capacity_bytes and len(self._segments) > 1:
-            self._delete_segment(self._segments[0], dropping=True)
 
         seg = self._segments[-1]
-        seq = self._next_seq
-        self._next_seq += 1  # consumed even if the write fails: a partly written record must not share a seq
-        record = encode_record(seq, t_ns, apid, bytes(data))
+        self._next_seq = seq + 1  # consumed even if the write fails: a partly written record must not share a seq
+        if type(data) is not bytes:
+            data = bytes(data)
+        head = HEADER.pack(MAGIC, VERSION, 0, apid, n, seq, t_ns)  # encode_record(), inlined
+        record = b"".join((head, data, CRC.pack(zlib.crc32(data, zlib.crc32(head)))))
         before = seg.size
+        handle = self._handle
+        if handle is None:
+            try:
+                handle = self._handle = self._fs.open_append(seg.path, create=False)
+            except OSError as e:
+                self._n.io_errors += 1
+                raise StoreError(f"packet store: cannot open {seg.path} for seq {seq} ({_describe(e)}); "
+                                 "the packet was not stored; check the storage, then retry") from e
         try:
-            if self._handle is None:
-                self._handle = self._fs.open_append(seg.path, create=False)
-        except OSError as e:
-            self._n.io_errors += 1
-            raise StoreError(f"packet store: cannot open {seg.path} for seq {seq} ({_describe(e)}); "
-                             "the packet was not stored; check the storage, then retry") from e
-        try:
-            self._fs.write(self._handle, record)
-            if self.config.fsync == FsyncPolicy.EVERY_RECORD or (
-                    self.config.fsync == FsyncPolicy.EVERY_N and self._unsynced + 1 >= self.config.fsync_every_n):
-                self._fs.fsync(self._handle)
+            self._fs.write(handle, record)
+            every = self._fsync_every
+            if every and self._unsynced + 1 >= every:
+                self._fs.fsync(handle)
                 self._unsynced = 0
             else:
                 self._unsynced += 1
         except OSError as e:
             self._n.io_errors += 1
-            kept = self._undo_write(seg, before, len(record))
+            kept = self._undo_write(seg, before, size)
             raise StoreError(f"packet store: writing seq {seq} to {seg.path} failed ({_describe(e)}); "
                              f"the packet was not stored{kept}; free space or release packets, then retry") from e
-        seg.entries.append(_Entry(seq, t_ns, apid, before, len(data)))
-        seg.size += len(record)
-        self._bytes += len(record)
+        seg.entries.append(_Entry(seq, t_ns, apid, before, n))
+        seg.size = before + size
+        self._bytes += size
         return seq
 
     def _undo_write(self, seg: _Segment, before: int, length: int) -> str:
