@@ -210,6 +210,8 @@ class FaultDetection:
         self.events = events
         self.modes = modes
         self.config = config if config is not None else FdirConfig()
+        self._confirm = self.config.confirm_samples
+        self._stuck_samples = self.config.stuck_samples
         self.soc_estimate = soc_estimate
         self.peers: list[ModeCeiling] = list(peers)
         self.reprobes = 0
@@ -391,11 +393,15 @@ class FaultDetection:
         if in_range:
             prev = tr.prev
             if prev is not None:
-                dt_s = max((t_ns - tr.prev_t_ns) / NS, 1.0)
+                dt = t_ns - tr.prev_t_ns
+                dt_s = dt / NS if dt >= NS else 1.0  # max(dt / NS, 1.0)
                 rates = tr.rates
-                if len(value) == 2:
+                n = len(value)
+                if n == 2:
                     rate_ok = (abs(value[0] - prev[0]) <= rates[0] * dt_s
                                and abs(value[1] - prev[1]) <= rates[1] * dt_s)
+                elif n == 1 and len(rates) == 1:
+                    rate_ok = abs(value[0] - prev[0]) <= rates[0] * dt_s
                 else:
                     rate_ok = all(abs(x - p) <= lim * dt_s for x, p, lim in zip(value, prev, rates, strict=True))
             tr.prev = value
@@ -409,16 +415,26 @@ class FaultDetection:
             tr.run_len = 1
         flip = tr.flip
         last = flip.last_ns
-        stuck = last is not None and tr.run_start_ns < last and flip.samples_since >= self.config.stuck_samples
-        faults = self._faults
-        key = tr.key
-        if not in_range or tr.k_range in faults:
-            self._fault_at(t_ns, tr.k_range, key, FaultKind.RANGE, not in_range, self.config.confirm_samples, None)
-        if not rate_ok or tr.k_rate in faults:
-            self._fault_at(t_ns, tr.k_rate, key, FaultKind.RATE, not rate_ok, self.config.confirm_samples, None)
-        if stuck or tr.k_stuck in faults:
-            self._fault_at(t_ns, tr.k_stuck, key, FaultKind.STUCK, stuck, 1, None)
-        self._sample_ok[key] = in_range and rate_ok and not stuck
+        stuck = last is not None and tr.run_start_ns < last and flip.samples_since >= self._stuck_samples
+        if self._faults:
+            faults = self._faults
+            if not in_range or tr.k_range in faults:
+                self._fault_at(t_ns, tr.k_range, tr.key, FaultKind.RANGE, not in_range, self._confirm, None)
+            if not rate_ok or tr.k_rate in faults:
+                self._fault_at(t_ns, tr.k_rate, tr.key, FaultKind.RATE, not rate_ok, self._confirm, None)
+            if stuck or tr.k_stuck in faults:
+                self._fault_at(t_ns, tr.k_stuck, tr.key, FaultKind.STUCK, stuck, 1, None)
+            self._sample_ok[tr.key] = in_range and rate_ok and not stuck
+        elif in_range and rate_ok and not stuck:  # no fault pending anywhere: nothing to count or clear
+            self._sample_ok[tr.key] = True
+        else:
+            if not in_range:
+                self._fault_at(t_ns, tr.k_range, tr.key, FaultKind.RANGE, True, self._confirm, None)
+            if not rate_ok:
+                self._fault_at(t_ns, tr.k_rate, tr.key, FaultKind.RATE, True, self._confirm, None)
+            if stuck:
+                self._fault_at(t_ns, tr.k_stuck, tr.key, FaultKind.STUCK, True, 1, None)
+            self._sample_ok[tr.key] = False
 
     def _fault(self, t_ns: int, key: str, kind: FaultKind, bad: bool, confirm: int | None = None,
                clear: int | None = None) -> None:

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from flight.drivers.base import Device, s16
 from flight.interfaces import Bus
@@ -122,8 +123,7 @@ class Ina226Config:
         return t * self.averaging.count
 
 
-@dataclass(frozen=True)
-class Ina226Reading:
+class Ina226Reading(NamedTuple):  # immutable, and made every poll: a named tuple is the cheapest to build
     bus_voltage_v: float
     shunt_voltage_v: float
     current_a: float
