@@ -214,7 +214,7 @@ class FlightStack:
         self.commander = ModeCommander(self.modes, [self.power, self.fdir])
         self.hk = Housekeeping(dictionary, hw, s.readings, self.downlink.on_packet,
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
-                               cuc_offset_ns=offset)
+                               cuc_offset_ns=offset, batch_sink=self.downlink.on_packets)
         sdls: SdlsEndpoint | None = None
         self.replay = ReplayState(out_dir / "store" / "uplink.sn")
         if sc.authenticate:

@@ -35,6 +35,8 @@ class Backlog(Protocol):
 
     def append(self, data: bytes, t_ns: int, apid: int) -> int | None: ...
 
+    def append_batch(self, items: Sequence[tuple[bytes, int, int]]) -> list[int] | None: ...
+
     def peek(self, max_records: int, *, after_seq: int = -1) -> Sequence[StoredItem]: ...
 
     def release(self, up_to_seq: int) -> None: ...
@@ -78,6 +80,23 @@ class Downlink:
             self.packets_realtime += 1
         else:
             self._store(tag, t_ns, packet)
+
+    def on_packets(self, packets: Sequence[tuple[int, int, bytes]]) -> None:
+        """on_packet() for each (tag, t_ns, packet), in order, made in the same step: the ones for the
+        store are written to it together (one write) when the store can do so."""
+        if len(packets) < 2 or self.radio.in_contact():
+            for tag, t_ns, packet in packets:
+                self.on_packet(tag, t_ns, packet)
+            return
+        try:
+            seqs = self.store.append_batch([(packet, t_ns, tag) for tag, t_ns, packet in packets])
+        except StoreError:
+            seqs = None  # the store counted the failed write: one by one, each counted on its own
+        if seqs is None:
+            for tag, t_ns, packet in packets:
+                self._store(tag, t_ns, packet)
+        else:
+            self.packets_stored += len(seqs)
 
     def _store(self, tag: int, t_ns: int, packet: bytes) -> None:
         try:

@@ -29,6 +29,7 @@ _SHUTDOWN = int(PayloadStatus.SHUTDOWN)
 _UNPOWERED = int(PayloadStatus.UNPOWERED)
 
 PacketSink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
+BatchSink = Callable[[list[tuple[int, int, bytes]]], None]  # the packets of one step, (apid, t_ns, packet) each
 
 
 Clamper = Callable[[dict[str, Any]], dict[str, Any]]
@@ -130,10 +131,12 @@ class Housekeeping:
     name = "housekeeping"
 
     def __init__(self, dictionary: Dictionary, hw: HardwareConfig, readings: Readings, sink: PacketSink,
-                 undervoltage_v: float = 0.0, capacity_ah: float = 0.0, cuc_offset_ns: int = 0) -> None:
+                 undervoltage_v: float = 0.0, capacity_ah: float = 0.0, cuc_offset_ns: int = 0,
+                 batch_sink: BatchSink | None = None) -> None:
         self.hw = hw
         self.readings = readings
         self.sink = sink
+        self.batch_sink = batch_sink  # if given, a step's packets go there together, in order, instead of to sink
         self.undervoltage_v = undervoltage_v
         self.capacity_ah = capacity_ah
         self.cuc_offset_ns = cuc_offset_ns  # mission time 0 on the CUC time scale (TAI since 1958)
@@ -165,6 +168,7 @@ class Housekeeping:
         values: dict[str, Any] | None = None
         nxt = self._next
         seq = self._seq
+        made: list[tuple[int, int, bytes]] | None = [] if self.batch_sink is not None else None
         for p, apid, clamp, make, period_ns in self._plan:
             due = nxt[apid]
             if t_ns < due:
@@ -179,7 +183,12 @@ class Housekeeping:
             seq[apid] = (n + 1) % 16384
             nxt[apid] = due + period_ns * (1 + (t_ns - due) // period_ns)
             self.generated += 1
-            self.sink(apid, t_ns, pkt)
+            if made is None:
+                self.sink(apid, t_ns, pkt)
+            else:
+                made.append((apid, t_ns, pkt))
+        if made and self.batch_sink is not None:
+            self.batch_sink(made)
 
     def _switches_from_gpio(self) -> dict[str, bool]:
         out = {}

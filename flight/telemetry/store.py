@@ -37,8 +37,9 @@ Every seq < released_below has been downlinked and is never handed out again.
 Durability per FsyncPolicy
 --------------------------
 Records are written with unbuffered os.write, so a crash of the flight *process* (kill -9,
-an exception) loses at most the record being written, under every policy: reopening truncates
-that torn record. The policy decides what survives a *power loss or kernel crash*:
+an exception) loses at most the record being written (with `append_batch`, the records of the
+batch being written: none of them has been acknowledged yet), under every policy: reopening
+truncates a torn record. The policy decides what survives a *power loss or kernel crash*:
 
 - EVERY_RECORD: `append` returns only once the record is on stable storage. Nothing acknowledged
   is lost.
@@ -72,10 +73,10 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 MAGIC = b"SKPR"
 VERSION = 1
@@ -232,6 +233,18 @@ class StoredPacket:
             raise ValueError(f"apid {self.apid} is not in 0..65535")
 
 
+def _stored(seq: int, t_ns: int, apid: int, data: bytes, _new: Any = object.__new__) -> StoredPacket:
+    """StoredPacket(seq, t_ns, apid, data) for values read back from a verified record (in range by
+    construction): the same object without the frozen dataclass's field-by-field set and checks."""
+    p: StoredPacket = _new(StoredPacket)
+    d = p.__dict__
+    d["seq"] = seq
+    d["t_ns"] = t_ns
+    d["apid"] = apid
+    d["data"] = data
+    return p
+
+
 @dataclass(frozen=True)
 class StoreStats:
     records: int  # records present in segment files (released or not)
@@ -268,7 +281,9 @@ class _Segment:
         return self.entries[-1].seq if self.entries else None
 
     def index_of(self, seq: int) -> int:
-        return bisect.bisect_left(self.entries, seq, key=lambda e: e.seq)
+        # entries are tuples that start with their (increasing) seq: (seq,) sorts before every entry with that
+        # seq and after every lower one, so this is bisect_left by seq, without a key call per comparison
+        return bisect.bisect_left(self.entries, (seq,))
 
 
 @dataclass
@@ -580,6 +595,57 @@ class PacketStore:
         self._bytes += size
         return seq
 
+    def append_batch(self, items: Sequence[tuple[bytes, int, int]]) -> list[int] | None:
+        """Store several packets, (data, t_ns, apid) each, with one write: what append() one by one would
+        store, when that takes nothing but the write (every packet valid, all of them fitting the writable
+        segment and the capacity, and a policy that does not fsync by record count: ON_ROLL or NEVER).
+        Returns their seqs, consecutive. Otherwise returns None having done nothing: append() them one by one.
+
+        Raises StoreError when the write fails: none of them is stored (their seqs are consumed), and the
+        store stays consistent and usable, as after a failed append()."""
+        if self._closed:
+            self._check_open()
+        handle = self._handle
+        if self._fsync_every or not self._writable or handle is None or not items:
+            return None
+        total = 0
+        for data, t_ns, apid in items:
+            if len(data) > self._max_packet or not 0 <= apid <= 0xFFFF or not T_MIN <= t_ns <= T_MAX:
+                return None
+            total += len(data) + OVERHEAD
+        seg = self._segments[-1]
+        first = self._next_seq
+        if first + len(items) - 1 > MAX_SEQ or seg.size + total > self._segment_bytes \
+                or self._bytes + total > self._capacity:
+            return None
+        parts: list[bytes] = []
+        entries: list[_Entry] = []
+        pack, pack_crc, crc32 = HEADER.pack, CRC.pack, zlib.crc32
+        before = pos = seg.size
+        seq = first
+        for data, t_ns, apid in items:
+            if type(data) is not bytes:
+                data = bytes(data)
+            n = len(data)
+            head = pack(MAGIC, VERSION, 0, apid, n, seq, t_ns)  # encode_record(), inlined
+            parts += (head, data, pack_crc(crc32(data, crc32(head))))
+            entries.append(_Entry(seq, t_ns, apid, pos, n))
+            pos += n + OVERHEAD
+            seq += 1
+        self._next_seq = seq  # consumed even if the write fails
+        try:
+            self._fs.write(handle, b"".join(parts))
+        except OSError as e:
+            self._n.io_errors += 1
+            kept = self._undo_write(seg, before, total)
+            raise StoreError(f"packet store: writing seqs {first}..{seq - 1} to {seg.path} failed ({_describe(e)}); "
+                             f"the packets were not stored{kept}; free space or release packets, then retry") from e
+        self._unsynced += len(items)
+        seg.entries += entries
+        seg.size = pos
+        self._bytes += total
+        return list(range(first, seq))
+
     def _undo_write(self, seg: _Segment, before: int, length: int) -> str:
         """Cut a failed record off the writable segment; if that fails too, seal the segment."""
         if self._handle is not None:
@@ -654,8 +720,9 @@ class PacketStore:
             last = seg.last_seq()
             if last is None or last < below:
                 continue
-            for entry in seg.entries[seg.index_of(below):]:
-                yield seg, entry
+            entries = seg.entries
+            for k in range(seg.index_of(below), len(entries)):  # not a slice: a segment holds thousands
+                yield seg, entries[k]
 
     def peek(self, max_records: int | None = None, max_bytes: int | None = None,
              after_seq: int = -1) -> list[StoredPacket]:
@@ -696,6 +763,7 @@ class PacketStore:
         """Read and re-verify the picked records; a record that no longer verifies is counted and dropped."""
         out: list[StoredPacket] = []
         bad: list[tuple[_Segment, _Entry]] = []
+        unpack_header, unpack_crc, crc32 = HEADER.unpack_from, CRC.unpack_from, zlib.crc32
         i = 0
         while i < len(picked):
             seg = picked[i][0]
@@ -710,13 +778,22 @@ class PacketStore:
             except OSError as e:
                 self._n.io_errors += 1
                 raise StoreError(f"packet store: cannot read {seg.path} ({_describe(e)}); retry the peek") from e
-            for _, entry in picked[i:j]:
-                got = _parse_at(buf, entry.offset - start)
-                if got is None or got.seq != entry.seq:
+            view, size = memoryview(buf), len(buf)
+            for k in range(i, j):
+                entry = picked[k][1]
+                # _parse_at(buf, pos), inlined: the whole record there, its magic, version and CRC
+                pos = entry.offset - start
+                body = pos + HEADER.size
+                ok = False
+                if body <= size:
+                    magic, version, _flags, _apid, length, seq, _t = unpack_header(buf, pos)
+                    end = body + length
+                    if magic == MAGIC and version == VERSION and seq == entry.seq and end + CRC.size <= size:
+                        ok = crc32(view[pos:end]) == unpack_crc(buf, end)[0]
+                if not ok:
                     bad.append((seg, entry))
                     continue
-                body = entry.offset - start + HEADER.size
-                out.append(StoredPacket(entry.seq, entry.t_ns, entry.apid, buf[body:body + entry.length]))
+                out.append(_stored(entry.seq, entry.t_ns, entry.apid, buf[body:body + entry.length]))
             i = j
         for seg, entry in bad:
             self._n.corrupt += 1
