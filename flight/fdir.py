@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from flight.drivers.base import Health
+from flight.drivers.base import Device, Health
 from flight.events import EventReporter
 from flight.hardware import ChipKind, HardwareConfig
 from flight.modes import Mode, ModeManager
@@ -224,6 +224,9 @@ class FaultDetection:
         ocv = [v for _, v in hw.battery_ocv] or [3.0, 4.2]
         n = max(hw.battery_cells_series, 1)
         self._pack_range_v = (0.5 * n * min(ocv), 1.1 * n * max(ocv))
+        self._devices_seen: tuple[HealthDevice, ...] | None = None
+        self._drivers: list[Device[Any]] = []
+        self._others: list[HealthDevice] = []
         self._clear_state()
 
     def _clear_state(self) -> None:
@@ -295,7 +298,16 @@ class FaultDetection:
     def _device_health(self, t_ns: int) -> None:
         cfg = self.config
         failed_names = self._failed
-        for dev in self.devices:
+        devices = self.devices
+        if tuple(devices) != self._devices_seen:
+            self._sort_devices()
+        if not failed_names and not any([d._failed for d in self._drivers]):  # the common case: no driver
+            for dev in self._others:                                          # FAILED (as its health says)
+                if dev.health == Health.FAILED:
+                    break
+            else:
+                return
+        for dev in devices:
             failed = dev.health == Health.FAILED
             if not failed:
                 if failed_names and dev.name in failed_names:
@@ -316,6 +328,12 @@ class FaultDetection:
                         rp.due_ns = t_ns + rp.interval_ns
                     else:
                         self._recovered(t_ns, dev)
+
+    def _sort_devices(self) -> None:
+        """Split the watched devices into drivers (whose FAILED flag can be read directly) and others."""
+        self._devices_seen = tuple(self.devices)
+        self._drivers = [d for d in self.devices if isinstance(d, Device)]
+        self._others = [d for d in self.devices if not isinstance(d, Device)]
 
     def _recovered(self, t_ns: int, dev: HealthDevice) -> None:
         self._failed.discard(dev.name)

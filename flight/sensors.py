@@ -173,7 +173,7 @@ class SensorPoller:
     def _step_batched(self, r: Readings) -> None:
         """step() through the plan: the same transfers in the same order as _step_single, the readings
         stored in the same order."""
-        failed = [d.failed for d in self._polled_devices]
+        failed = [d._failed for d in self._polled_devices]  # Device.failed, without a property call each
         if failed != self._plan_key:
             self._plan = self._make_plan()
             self._plan_key = failed

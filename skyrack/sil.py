@@ -338,10 +338,10 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
             soc = float(st["battery_soc"])
             if soc < tr.min_soc:
                 tr.min_soc = soc
-            temps = st["node_temp_k"]
+            temps = st["node_temp_k"].tolist()  # Python floats: cheaper to compare than numpy scalars
             for k, n in enumerate(sc.nodes):
                 if temps[k] > tr.max_temp_k[n.name]:
-                    tr.max_temp_k[n.name] = float(temps[k])
+                    tr.max_temp_k[n.name] = temps[k]
             if emu.radio.in_contact() != in_contact:
                 in_contact = not in_contact
                 station = sc.stations[int(st["contact_station"])].name if in_contact else ""

@@ -294,14 +294,16 @@ _TICK_LIMIT = 1 << (8 * TIME_FORMAT.t_len)
 _FINE_SHIFT = 8 * TIME_FORMAT.fine_octets
 
 
-def encoder_source(p: PacketDef, names: str = "v") -> tuple[dict[str, Any], list[str], list[str]]:
+def encoder_source(p: PacketDef, names: str = "v", floats: frozenset[int] = frozenset()
+                   ) -> tuple[dict[str, Any], list[str], list[str]]:
     """The field part of a compiled encoder for one packet: (constants, body lines at one indent level,
     closing lines at one indent level). The body turns each non-spare field k's engineering value, in the
     variable `<names><k>`, into its raw integer (constants and fallbacks as `_compile_encoder` describes);
     the closing lines combine them with the header into `data` (the packet's octets before the CRC) and
     return the packet. Before the body, the caller sets `seq_count`, `msg_counter` (0..0xFFFF),
     `destination` (0..0xFFFF) and `ticks` (the CUC time, below _TICKS); a ValueError, KeyError or
-    OverflowError the body raises means "use the generic encoder"."""
+    OverflowError the body raises means "use the generic encoder". `floats`: the fields whose value is
+    known to be a float (its type is not tested)."""
     total = 8 * (p.length - PEC_LEN)
     consts: dict[str, Any] = {"_crc": binascii.crc_hqx, "_TICKS": _TICK_LIMIT}
     body: list[str] = []
@@ -322,8 +324,9 @@ def encoder_source(p: PacketDef, names: str = "v") -> tuple[dict[str, Any], list
             if cal.kind == CalKind.LINEAR:
                 a, b = cal.coefficients
                 consts[f"A{k}"], consts[f"B{k}"] = a, b
-                body.append(f"if type({v}) is float:")
-                body.append(f"    {r} = round(({v} - B{k}) / A{k})")
+                body.append("if True:" if k in floats else f"if type({v}) is float:")
+                # x - 0.0 is x, bit for bit (-0.0 and NaN included)
+                body.append(f"    {r} = round({v} / A{k})" if b == 0.0 else f"    {r} = round(({v} - B{k}) / A{k})")
                 body.append(f"    if not {lo} <= {r} <= {hi}:")
                 body.append(f"        {generic}")
             else:

@@ -88,7 +88,7 @@ def _clamp_lines(pdef: PacketDef, consts: dict[str, Any]) -> list[str]:
         elif f.type == FieldType.TEXT:
             lines += [f"{x} = g({key})", f"{x} = '' if {x} is None else str({x})"]
         else:
-            lines += [f"{x} = g({key})", f"{x} = 0.0 if {x} is None else float({x})"]
+            lines += [f"{x} = g({key})", f"if type({x}) is not float:", f"    {x} = 0.0 if {x} is None else float({x})"]
             rng = f.eng_range()
             if rng is not None:
                 consts[f"LO{k}"], consts[f"HI{k}"] = rng
@@ -104,7 +104,10 @@ def compile_maker(pdef: PacketDef) -> PacketMaker:
     PacketDef's compiled encoder does. It returns None where that encoder would hand over to the generic
     one, and also when anything raises: the caller then goes the long way, which gives the same packet,
     or the same error."""
-    consts, body, tail = encoder_source(pdef, names="x")
+    # a calibrated number is a float once clamped (float(v), or a float bound)
+    floats = frozenset(k for k, f in enumerate(pdef.fields)
+                       if f.type in (FieldType.UINT, FieldType.INT, FieldType.FLOAT) and f.eng_range() is not None)
+    consts, body, tail = encoder_source(pdef, names="x", floats=floats)
     clamp = _clamp_lines(pdef, consts)
     src = ["def _make(values, seq_count, t_ns):",
            "    if t_ns < 0:",

@@ -608,30 +608,27 @@ class PacketStore:
         handle = self._handle
         if self._fsync_every or not self._writable or handle is None or not items:
             return None
-        total = 0
-        for data, t_ns, apid in items:
-            if len(data) > self._max_packet or not 0 <= apid <= 0xFFFF or not T_MIN <= t_ns <= T_MAX:
-                return None
-            total += len(data) + OVERHEAD
         seg = self._segments[-1]
         first = self._next_seq
-        if first + len(items) - 1 > MAX_SEQ or seg.size + total > self._segment_bytes \
-                or self._bytes + total > self._capacity:
-            return None
         parts: list[bytes] = []
         entries: list[_Entry] = []
-        pack, pack_crc, crc32 = HEADER.pack, CRC.pack, zlib.crc32
+        pack, pack_crc, crc32, max_packet = HEADER.pack, CRC.pack, zlib.crc32, self._max_packet
         before = pos = seg.size
         seq = first
-        for data, t_ns, apid in items:
+        for data, t_ns, apid in items:  # the records made, nothing changed until they all qualify
+            n = len(data)
+            if n > max_packet or not 0 <= apid <= 0xFFFF or not T_MIN <= t_ns <= T_MAX:
+                return None
             if type(data) is not bytes:
                 data = bytes(data)
-            n = len(data)
             head = pack(MAGIC, VERSION, 0, apid, n, seq, t_ns)  # encode_record(), inlined
             parts += (head, data, pack_crc(crc32(data, crc32(head))))
             entries.append(_Entry(seq, t_ns, apid, pos, n))
             pos += n + OVERHEAD
             seq += 1
+        total = pos - before
+        if seq - 1 > MAX_SEQ or pos > self._segment_bytes or self._bytes + total > self._capacity:
+            return None
         self._next_seq = seq  # consumed even if the write fails
         try:
             self._fs.write(handle, b"".join(parts))
