@@ -67,6 +67,16 @@ type = "float"
 bits = 64
 
 [[packet.field]]
+name = "big"
+type = "uint"
+bits = 64
+
+[[packet.field]]
+name = "sbig"
+type = "int"
+bits = 64
+
+[[packet.field]]
 name = "txt"
 type = "text"
 bits = 64
@@ -76,7 +86,7 @@ PACKETS: list[PacketDef] = [p for p in load_dictionary().packets if p.kind == Pa
 PACKETS += list(loads_dictionary(ALL_TYPES).packets)
 
 values_st = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**40), 2**40),
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.integers(-(2**70), 2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.floats(-1e4, 1e4),
     st.sampled_from(["OFF", "ON", "FAULT", "nope", "", "abcdefghij"]),
 )

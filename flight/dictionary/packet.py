@@ -10,6 +10,7 @@ error control (CRC-16/CCITT-FALSE over everything before it).
 from __future__ import annotations
 
 import binascii
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -326,7 +327,10 @@ def encoder_source(p: PacketDef, names: str = "v", floats: frozenset[int] = froz
                 consts[f"A{k}"], consts[f"B{k}"] = a, b
                 body.append("if True:" if k in floats else f"if type({v}) is float:")
                 # x - 0.0 is x, bit for bit (-0.0 and NaN included)
-                body.append(f"    {r} = round({v} / A{k})" if b == 0.0 else f"    {r} = round(({v} - B{k}) / A{k})")
+                # the scale and offset as literals when their repr reads back as the same float
+                sa = repr(a) if type(a) is float and math.isfinite(a) and a != 0.0 else f"A{k}"
+                sb = repr(b) if type(b) is float and math.isfinite(b) else f"B{k}"
+                body.append(f"    {r} = round({v} / {sa})" if b == 0.0 else f"    {r} = round(({v} - {sb}) / {sa})")
                 body.append(f"    if not {lo} <= {r} <= {hi}:")
                 body.append(f"        {generic}")
             else:

@@ -11,6 +11,7 @@ field's range are clamped to it (the encoder refuses them otherwise).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -73,6 +74,12 @@ def compile_clamp(pdef: PacketDef) -> Clamper:
     return fn
 
 
+def _literal(value: float, name: str) -> str:
+    """A float constant as source: its repr (which reads back as the very same float) when finite, else
+    the name it is bound to."""
+    return repr(value) if type(value) is float and math.isfinite(value) else name
+
+
 def _clamp_lines(pdef: PacketDef, consts: dict[str, Any]) -> list[str]:
     """compile_clamp's conversion of each non-spare field k, into the variable x<k> instead of a dict."""
     lines = []
@@ -88,13 +95,19 @@ def _clamp_lines(pdef: PacketDef, consts: dict[str, Any]) -> list[str]:
         elif f.type == FieldType.TEXT:
             lines += [f"{x} = g({key})", f"{x} = '' if {x} is None else str({x})"]
         else:
-            lines += [f"{x} = g({key})", f"if type({x}) is not float:", f"    {x} = 0.0 if {x} is None else float({x})"]
             rng = f.eng_range()
+            if rng is None and f.type in (FieldType.UINT, FieldType.INT):
+                # an int in the raw range that a float holds exactly comes out as itself: as it is
+                lo, hi = max(f.raw_min, -(2**53)), min(f.raw_max, 2**53)
+                lines += [f"{x} = g({key})", f"if type({x}) is not int or not {lo} <= {x} <= {hi}:",
+                          f"    {x} = 0.0 if {x} is None else float({x})",
+                          f"    {x} = int(min(max(round({x}), {f.raw_min}), {f.raw_max}))"]
+                continue
+            lines += [f"{x} = g({key})", f"if type({x}) is not float:", f"    {x} = 0.0 if {x} is None else float({x})"]
             if rng is not None:
                 consts[f"LO{k}"], consts[f"HI{k}"] = rng
-                lines += [f"if {x} < LO{k}:", f"    {x} = LO{k}", f"if {x} > HI{k}:", f"    {x} = HI{k}"]
-            elif f.type in (FieldType.UINT, FieldType.INT):
-                lines.append(f"{x} = int(min(max(round({x}), {f.raw_min}), {f.raw_max}))")
+                lo_s, hi_s = (_literal(c, n) for c, n in ((rng[0], f"LO{k}"), (rng[1], f"HI{k}")))
+                lines += [f"if {x} < {lo_s}:", f"    {x} = {lo_s}", f"if {x} > {hi_s}:", f"    {x} = {hi_s}"]
     return lines
 
 
