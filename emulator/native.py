@@ -180,7 +180,7 @@ class RegisterReads:
     """One list of register reads as the C arrays sk_bus_read_many takes, filled once (`Plant.prepare_reads`).
     `ops` keeps the list it was made from, `key` its contents then."""
 
-    __slots__ = ("addr", "bus", "bus_number", "key", "len", "n", "ops", "out", "rc", "reg")
+    __slots__ = ("addr", "args", "bus", "bus_number", "key", "len", "n", "ops", "out", "rc", "reg")
 
     def __init__(self, bus: int, ops: Sequence[tuple[int, int, int]]) -> None:
         n = len(ops)
@@ -195,6 +195,7 @@ class RegisterReads:
         self.len: Any = ffi.new("int[]", [w for _, _, w in ops] or [0])
         self.out: Any = ffi.new("uint16_t[]", size)
         self.rc: Any = ffi.new("int[]", size)
+        self.args = (n, self.bus, self.addr, self.reg, self.len, self.out, self.rc)  # sk_bus_read_many's, after p
 
     def codes(self) -> list[int]:
         """The return code of each read of the last call."""
@@ -307,8 +308,7 @@ class Plant:
         (addr, bytes([register]), width) would be, in order. The words, MSB first, or None where
         that transfer failed (its return code in `reads.codes()`)."""
         n = reads.n
-        failed = lib.sk_bus_read_many(self._p, n, reads.bus, reads.addr, reads.reg, reads.len, reads.out,
-                                      reads.rc)
+        failed = lib.sk_bus_read_many(self._p, *reads.args)
         if failed < 0:
             _check(failed, f"register reads on bus {reads.bus_number}")
         words: list[int | None] = ffi.unpack(reads.out, n)

@@ -210,8 +210,6 @@ class FaultDetection:
         self.events = events
         self.modes = modes
         self.config = config if config is not None else FdirConfig()
-        self._confirm = self.config.confirm_samples
-        self._stuck_samples = self.config.stuck_samples
         self.soc_estimate = soc_estimate
         self.peers: list[ModeCeiling] = list(peers)
         self.reprobes = 0
@@ -230,6 +228,8 @@ class FaultDetection:
         self._clear_state()
 
     def _clear_state(self) -> None:
+        self._confirm = self.config.confirm_samples  # what every check uses, taken from the config once
+        self._stuck_samples = self.config.stuck_samples
         self._faults: dict[tuple[str, FaultKind], _Fault] = {}
         self._active: dict[str, int] = {}  # reading name -> number of its active faults (only names with some)
         self._tracks: dict[str, _Track] = {}

@@ -732,11 +732,25 @@ class PacketStore:
         self._check_open()
         self.sync()
         picked: list[tuple[_Segment, _Entry]] = []
+        if max_bytes is None:  # by count only: whole runs of a segment's index at a time
+            want = -1 if max_records is None else max(max_records, 0)  # -1: no limit
+            below = max(self._released_below, after_seq + 1)
+            for seg in self._segments:
+                if not want:
+                    break
+                entries = seg.entries
+                if not entries or entries[-1].seq < below:
+                    continue
+                start = seg.index_of(below)
+                end = len(entries) if want < 0 else min(len(entries), start + want)
+                picked += [(seg, entries[k]) for k in range(start, end)]
+                want -= end - start
+            return self._read(picked)
         total = 0
         for seg, entry in self._pending_entries(after_seq):
             if max_records is not None and len(picked) >= max_records:
                 break
-            if max_bytes is not None and total + entry.length > max_bytes:
+            if total + entry.length > max_bytes:
                 break
             picked.append((seg, entry))
             total += entry.length
