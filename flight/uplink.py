@@ -184,6 +184,11 @@ class Uplink:
                    commands_completed=self.commands_completed, corrected_bits=self.corrected_bits)
         return out
 
+    @property
+    def hk_fields(self) -> frozenset[str]:
+        """Every name hk_values() gives (the same names every time: one per reason, code and counter)."""
+        return frozenset(self.hk_values())
+
     def hk_values(self) -> dict[str, Any]:
         """The fields of the uplink_hk housekeeping packet (a Housekeeping provider): counters() under the
         packet's names (frames_received: the CLTUs decoded into a frame; commands_executed: the commands

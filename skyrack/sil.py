@@ -228,7 +228,7 @@ class FlightStack:
                              on_mode_command=self.commander.set_target,
                              on_authenticated=self.replay.save if sc.authenticate else None,
                              warn_period_ns=round(orbit_period_s(sc) * NS))
-        self.hk.providers.append(self.uplink.hk_values)
+        self.hk.add_provider(self.uplink.hk_values, self.uplink.hk_fields)
         components += [self.uplink, TimeTag(self.uplink), self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)

@@ -12,7 +12,7 @@ field's range are clamped to it (the encoder refuses them otherwise).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flight.dictionary import Dictionary, PacketDef, PacketKind
@@ -170,6 +170,11 @@ class Housekeeping:
         # other components' fields (e.g. Uplink.hk_values): each mapping is merged into values(), in order,
         # after the readings' fields (so a provider's name wins)
         self.providers: list[ValueProvider] = []
+        # the names a provider gives, where declared (add_provider): a step asks it only when a packet it makes
+        # has one of those fields (its values could change no other); an undeclared provider is always asked
+        self.provider_fields: dict[ValueProvider, frozenset[str]] = {}
+        self._fields = {p.apid: frozenset(f.name for f in p.fields) for p in self.packets}
+        self._due_fields: dict[tuple[int, ...], frozenset[str]] = {}  # the fields of a set of due packets
         # what step() needs per packet, made once: (packet, apid, clamper, period)
         self._plan = [(p, p.apid, self._clampers[p.apid], compile_maker(p), self._period_ns[p.apid])
                       for p in self.packets]
@@ -180,17 +185,22 @@ class Housekeeping:
         self._next = {p.apid: t_ns for p in self.packets}
         self._seq = {p.apid: 0 for p in self.packets}
 
+    def add_provider(self, provider: ValueProvider, fields: Iterable[str] | None = None) -> None:
+        """Append a value provider; `fields`, if given, are every name it may give (see provider_fields)."""
+        self.providers.append(provider)
+        if fields is not None:
+            self.provider_fields[provider] = frozenset(fields)
+
     def step(self, t_ns: int) -> None:
-        values: dict[str, Any] | None = None
         nxt = self._next
+        due_now = [entry for entry in self._plan if t_ns >= nxt[entry[1]]]
+        if not due_now:
+            return
+        values = self._values_for(tuple(entry[1] for entry in due_now))
         seq = self._seq
         made: list[tuple[int, int, bytes]] | None = [] if self.batch_sink is not None else None
-        for p, apid, clamp, make, period_ns in self._plan:
+        for p, apid, clamp, make, period_ns in due_now:
             due = nxt[apid]
-            if t_ns < due:
-                continue
-            if values is None:
-                values = self.values()
             n = seq[apid]
             t_cuc = t_ns + self.cuc_offset_ns
             pkt = make(values, n, t_cuc)
@@ -220,6 +230,24 @@ class Housekeeping:
         """Every field value the readings and the providers give, by dictionary field name."""
         v = self._reading_values()
         for provider in self.providers:
+            v.update(provider())
+        return v
+
+    def _values_for(self, apids: tuple[int, ...]) -> dict[str, Any]:
+        """values() as far as the packets `apids` can tell: a provider whose declared names are none of
+        their fields is not asked."""
+        v = self._reading_values()
+        declared = self.provider_fields
+        fields: frozenset[str] | None = None
+        for provider in self.providers:
+            own = declared.get(provider) if declared else None
+            if own is not None:
+                if fields is None:
+                    fields = self._due_fields.get(apids)
+                    if fields is None:
+                        fields = self._due_fields[apids] = frozenset().union(*(self._fields[a] for a in apids))
+                if own.isdisjoint(fields):
+                    continue
             v.update(provider())
         return v
 
