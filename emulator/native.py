@@ -180,7 +180,7 @@ class RegisterReads:
     """One list of register reads as the C arrays sk_bus_read_many takes, filled once (`Plant.prepare_reads`).
     `ops` keeps the list it was made from, `key` its contents then."""
 
-    __slots__ = ("addr", "bus", "bus_number", "key", "len", "n", "ops", "out", "rc", "reg")
+    __slots__ = ("addr", "args", "bus", "bus_number", "key", "len", "n", "ops", "out", "rc", "reg")
 
     def __init__(self, bus: int, ops: Sequence[tuple[int, int, int]]) -> None:
         n = len(ops)
@@ -195,6 +195,7 @@ class RegisterReads:
         self.len: Any = ffi.new("int[]", [w for _, _, w in ops] or [0])
         self.out: Any = ffi.new("uint16_t[]", size)
         self.rc: Any = ffi.new("int[]", size)
+        self.args = (n, self.bus, self.addr, self.reg, self.len, self.out, self.rc)  # sk_bus_read_many's, after p
 
     def codes(self) -> list[int]:
         """The return code of each read of the last call."""
@@ -215,6 +216,8 @@ class Plant:
         self._log_buf: npt.NDArray[np.float64] | None = None  # rows C writes into, reused across advances
         self._log_ptr: Any = ffi.NULL
         self._log_slots: tuple[int, ...] = ()
+        self._log_rows = self._log_cols = 0  # the shape of _log_buf
+        self._log_none = np.empty((0, 0), dtype=np.float64)  # what an advance logging no row returns (read-only)
         state_ptr = lib.sk_plant_state(self._p)
         self.state = np.frombuffer(ffi.buffer(state_ptr, ffi.sizeof("sk_state")), dtype=STATE_DTYPE)[0]
         self._state_ptr = state_ptr
@@ -240,7 +243,8 @@ class Plant:
     def advance_logged(self, dt_ns: int, substep_ns: int, slots: list[int], interval_ns: int,
                        next_ns: int) -> tuple[npt.NDArray[np.float64], int]:
         """Advance while C writes rows (t_s, slots...) every interval_ns; returns
-        the rows written (an array of its own) and the time of the next row."""
+        the rows written (an array of its own; a shared read-only empty one when none) and the time of
+        the next row."""
         n = len(slots)
         rows = dt_ns // interval_ns + 2
         log = self._log
@@ -250,21 +254,27 @@ class Plant:
             for k, s in enumerate(slots):
                 log.var_index[k] = s
             self._log_slots = key
-        buf = self._log_buf
-        if buf is None or buf.shape[0] < rows or buf.shape[1] != n + 1:
+        if rows > self._log_rows or n + 1 != self._log_cols:
             buf = self._log_buf = np.empty((max(rows, 64), n + 1), dtype=np.float64)
+            self._log_rows, self._log_cols = buf.shape
             self._log_ptr = ffi.cast("double *", buf.ctypes.data)
+            self._log_none = np.empty((0, n + 1), dtype=np.float64)
+            self._log_none.flags.writeable = False
         log.interval_ns = interval_ns
         log.next_ns = next_ns
         log.buf = self._log_ptr
         log.capacity_rows = rows
         log.rows = 0
         rc = lib.sk_plant_advance(self._p, dt_ns, substep_ns, log)
-        written = int(log.rows)
+        written = log.rows
         nxt = int(log.next_ns)
         log.buf = ffi.NULL
-        _check(rc, "advance")
-        return buf[:written].copy(), nxt
+        if rc != lib.SK_OK:
+            _check(rc, "advance")
+        if not written:
+            return self._log_none, nxt
+        assert self._log_buf is not None
+        return self._log_buf[:written].copy(), nxt
 
     def transfer(self, bus: int, addr: int, write: bytes, read_len: int) -> bytes:
         if not 0 <= addr <= 0x7F:
@@ -298,8 +308,7 @@ class Plant:
         (addr, bytes([register]), width) would be, in order. The words, MSB first, or None where
         that transfer failed (its return code in `reads.codes()`)."""
         n = reads.n
-        failed = lib.sk_bus_read_many(self._p, n, reads.bus, reads.addr, reads.reg, reads.len, reads.out,
-                                      reads.rc)
+        failed = lib.sk_bus_read_many(self._p, *reads.args)
         if failed < 0:
             _check(failed, f"register reads on bus {reads.bus_number}")
         words: list[int | None] = ffi.unpack(reads.out, n)

@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from flight.drivers.base import Health
+from flight.drivers.base import Device, Health
 from flight.events import EventReporter
 from flight.hardware import ChipKind, HardwareConfig
 from flight.modes import Mode, ModeManager
@@ -222,9 +222,14 @@ class FaultDetection:
         ocv = [v for _, v in hw.battery_ocv] or [3.0, 4.2]
         n = max(hw.battery_cells_series, 1)
         self._pack_range_v = (0.5 * n * min(ocv), 1.1 * n * max(ocv))
+        self._devices_seen: tuple[HealthDevice, ...] | None = None
+        self._drivers: list[Device[Any]] = []
+        self._others: list[HealthDevice] = []
         self._clear_state()
 
     def _clear_state(self) -> None:
+        self._confirm = self.config.confirm_samples  # what every check uses, taken from the config once
+        self._stuck_samples = self.config.stuck_samples
         self._faults: dict[tuple[str, FaultKind], _Fault] = {}
         self._active: dict[str, int] = {}  # reading name -> number of its active faults (only names with some)
         self._tracks: dict[str, _Track] = {}
@@ -293,7 +298,16 @@ class FaultDetection:
     def _device_health(self, t_ns: int) -> None:
         cfg = self.config
         failed_names = self._failed
-        for dev in self.devices:
+        devices = self.devices
+        if tuple(devices) != self._devices_seen:
+            self._sort_devices()
+        if not failed_names and not any([d._failed for d in self._drivers]):  # the common case: no driver
+            for dev in self._others:                                          # FAILED (as its health says)
+                if dev.health == Health.FAILED:
+                    break
+            else:
+                return
+        for dev in devices:
             failed = dev.health == Health.FAILED
             if not failed:
                 if failed_names and dev.name in failed_names:
@@ -314,6 +328,12 @@ class FaultDetection:
                         rp.due_ns = t_ns + rp.interval_ns
                     else:
                         self._recovered(t_ns, dev)
+
+    def _sort_devices(self) -> None:
+        """Split the watched devices into drivers (whose FAILED flag can be read directly) and others."""
+        self._devices_seen = tuple(self.devices)
+        self._drivers = [d for d in self.devices if isinstance(d, Device)]
+        self._others = [d for d in self.devices if not isinstance(d, Device)]
 
     def _recovered(self, t_ns: int, dev: HealthDevice) -> None:
         self._failed.discard(dev.name)
@@ -391,11 +411,15 @@ class FaultDetection:
         if in_range:
             prev = tr.prev
             if prev is not None:
-                dt_s = max((t_ns - tr.prev_t_ns) / NS, 1.0)
+                dt = t_ns - tr.prev_t_ns
+                dt_s = dt / NS if dt >= NS else 1.0  # max(dt / NS, 1.0)
                 rates = tr.rates
-                if len(value) == 2:
+                n = len(value)
+                if n == 2:
                     rate_ok = (abs(value[0] - prev[0]) <= rates[0] * dt_s
                                and abs(value[1] - prev[1]) <= rates[1] * dt_s)
+                elif n == 1 and len(rates) == 1:
+                    rate_ok = abs(value[0] - prev[0]) <= rates[0] * dt_s
                 else:
                     rate_ok = all(abs(x - p) <= lim * dt_s for x, p, lim in zip(value, prev, rates, strict=True))
             tr.prev = value
@@ -409,16 +433,26 @@ class FaultDetection:
             tr.run_len = 1
         flip = tr.flip
         last = flip.last_ns
-        stuck = last is not None and tr.run_start_ns < last and flip.samples_since >= self.config.stuck_samples
-        faults = self._faults
-        key = tr.key
-        if not in_range or tr.k_range in faults:
-            self._fault_at(t_ns, tr.k_range, key, FaultKind.RANGE, not in_range, self.config.confirm_samples, None)
-        if not rate_ok or tr.k_rate in faults:
-            self._fault_at(t_ns, tr.k_rate, key, FaultKind.RATE, not rate_ok, self.config.confirm_samples, None)
-        if stuck or tr.k_stuck in faults:
-            self._fault_at(t_ns, tr.k_stuck, key, FaultKind.STUCK, stuck, 1, None)
-        self._sample_ok[key] = in_range and rate_ok and not stuck
+        stuck = last is not None and tr.run_start_ns < last and flip.samples_since >= self._stuck_samples
+        if self._faults:
+            faults = self._faults
+            if not in_range or tr.k_range in faults:
+                self._fault_at(t_ns, tr.k_range, tr.key, FaultKind.RANGE, not in_range, self._confirm, None)
+            if not rate_ok or tr.k_rate in faults:
+                self._fault_at(t_ns, tr.k_rate, tr.key, FaultKind.RATE, not rate_ok, self._confirm, None)
+            if stuck or tr.k_stuck in faults:
+                self._fault_at(t_ns, tr.k_stuck, tr.key, FaultKind.STUCK, stuck, 1, None)
+            self._sample_ok[tr.key] = in_range and rate_ok and not stuck
+        elif in_range and rate_ok and not stuck:  # no fault pending anywhere: nothing to count or clear
+            self._sample_ok[tr.key] = True
+        else:
+            if not in_range:
+                self._fault_at(t_ns, tr.k_range, tr.key, FaultKind.RANGE, True, self._confirm, None)
+            if not rate_ok:
+                self._fault_at(t_ns, tr.k_rate, tr.key, FaultKind.RATE, True, self._confirm, None)
+            if stuck:
+                self._fault_at(t_ns, tr.k_stuck, tr.key, FaultKind.STUCK, True, 1, None)
+            self._sample_ok[tr.key] = False
 
     def _fault(self, t_ns: int, key: str, kind: FaultKind, bad: bool, confirm: int | None = None,
                clear: int | None = None) -> None:

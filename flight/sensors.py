@@ -42,28 +42,26 @@ class Readings:
         return self.rails.get(name)
 
 
-_Polled = tuple[Device[Any], Callable[[Readings, Any], None]]  # a polled device, where its reading goes
+# Where a polled device's reading goes: Readings.rails[key], Readings.temps_c[key], .gauge or .payload
+RAIL, TEMP, GAUGE, PAYLOAD = range(4)
+_Put = tuple[int, str]  # (where, key)
+_Polled = tuple[Device[Any], _Put]  # a polled device, where its reading goes
 
 
-def _set_rail(key: str) -> Callable[[Readings, Any], None]:
-    return lambda r, v: r.rails.__setitem__(key, v)
+def _put(r: Readings, where: _Put, v: Any) -> None:
+    kind, key = where
+    if kind == RAIL:
+        r.rails[key] = v
+    elif kind == TEMP:
+        r.temps_c[key] = v
+    elif kind == GAUGE:
+        r.gauge = v
+    else:
+        r.payload = v
 
 
-def _set_temp(node: str) -> Callable[[Readings, Any], None]:
-    return lambda r, v: r.temps_c.__setitem__(node, v)
-
-
-def _set_gauge(r: Readings, v: Any) -> None:
-    r.gauge = v
-
-
-def _set_payload(r: Readings, v: Any) -> None:
-    r.payload = v
-
-
-_Put = Callable[[Readings, Any], None]
-# One device in a plan step: (first op, end op, its poll_from or None, its poll, where its reading goes)
-_Part = tuple[int, int, Callable[[Sequence[int]], Any] | None, Callable[[], Any], _Put]
+# One device in a plan step: (first op, end op, its poll_from or None, its poll, where its reading goes, key)
+_Part = tuple[int, int, Callable[[Sequence[int]], Any] | None, Callable[[], Any], int, str]
 # One plan step: a batch call on a bus (its ops, passed as the same tuple every step) over consecutive
 # devices, or (None, (), one device polled the normal way)
 _Step = tuple[RegisterBatch | None, tuple[tuple[int, int, int], ...], tuple[_Part, ...]]
@@ -99,12 +97,12 @@ class SensorPoller:
                 self.gpio[d.name] = Tca9534(bus, d.address, mask, name=d.name)
         self.readings = Readings()
         self.init_errors: list[str] = []
-        polled: list[_Polled] = [(d, _set_rail(k)) for k, d in self.ina.items()]
-        polled += [(d, _set_temp(k)) for k, d in self.tmp.items()]
+        polled: list[_Polled] = [(d, (RAIL, k)) for k, d in self.ina.items()]
+        polled += [(d, (TEMP, k)) for k, d in self.tmp.items()]
         if self.gauge is not None:
-            polled.append((self.gauge, _set_gauge))
+            polled.append((self.gauge, (GAUGE, "")))
         if self.payload is not None:
-            polled.append((self.payload, _set_payload))
+            polled.append((self.payload, (PAYLOAD, "")))
         self._polled: tuple[_Polled, ...] = tuple(polled)  # step()'s order
         self._batched = any(isinstance(d.bus, RegisterBatch) and d.poll_registers() for d, _ in polled)
         self._polled_devices = [d for d, _ in polled]
@@ -151,14 +149,14 @@ class SensorPoller:
             if dev.failed or not regs or not isinstance(dev.bus, RegisterBatch):
                 if not dev.failed:  # a FAILED device's poll() touches nothing: it does not split a run
                     close()
-                plan.append((None, (), ((0, 0, None, dev.poll, put),)))
+                plan.append((None, (), ((0, 0, None, dev.poll, *put),)))
                 continue
             if dev.bus is not run_bus:
                 close()
                 run_bus = dev.bus
             start = len(ops)
             ops.extend((dev.addr, reg, width) for reg, width in regs)
-            parts.append((start, len(ops), dev.poll_from, dev.poll, put))
+            parts.append((start, len(ops), dev.poll_from, dev.poll, *put))
         close()
         return tuple(plan)
 
@@ -175,23 +173,33 @@ class SensorPoller:
     def _step_batched(self, r: Readings) -> None:
         """step() through the plan: the same transfers in the same order as _step_single, the readings
         stored in the same order."""
-        key = [d.failed for d in self._polled_devices]
-        if key != self._plan_key:
+        failed = [d._failed for d in self._polled_devices]  # Device.failed, without a property call each
+        if failed != self._plan_key:
             self._plan = self._make_plan()
-            self._plan_key = key
+            self._plan_key = failed
+        rails, temps = r.rails, r.temps_c
         for bus, ops, parts in self._plan:
             if bus is None:
-                for _, _, _, poll, put in parts:
-                    put(r, poll())
+                for _, _, _, poll, kind, key in parts:
+                    _put(r, (kind, key), poll())
                 continue
             words = bus.read_registers(ops)
             if None in words:  # a device with an error is read the normal way, with its retries and accounting
-                for start, end, poll_from, poll, put in parts:
+                for start, end, poll_from, poll, kind, key in parts:
                     got = words[start:end]
-                    put(r, poll() if None in got or poll_from is None else poll_from(got))  # type: ignore[arg-type]
-            else:
-                for start, end, poll_from, _, put in parts:
-                    put(r, poll_from(words[start:end]))  # type: ignore[arg-type,misc]
+                    _put(r, (kind, key), poll() if None in got or poll_from is None
+                         else poll_from(got))  # type: ignore[arg-type]
+                continue
+            for start, end, poll_from, _, kind, key in parts:
+                v = poll_from(words[start:end])  # type: ignore[arg-type,misc]
+                if kind == RAIL:
+                    rails[key] = v
+                elif kind == TEMP:
+                    temps[key] = v
+                elif kind == GAUGE:
+                    r.gauge = v
+                else:
+                    r.payload = v
         if self.gauge is None:
             r.gauge = None
         if self.payload is None:

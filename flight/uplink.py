@@ -78,6 +78,8 @@ class RejectReason(IntEnum):
 
 
 _SDLS = {int(r) - 10: r for r in RejectReason if 11 <= r <= 18}  # sdls.Reason value -> RejectReason
+_REJECTED_KEYS = {r: f"rejected_{r.name.lower()}" for r in RejectReason}  # counters() names, made once
+_FAILED_KEYS = {c: f"failed_{c.name.lower()}" for c in FailureCode}
 
 
 class Radio(Protocol):
@@ -158,6 +160,8 @@ class Uplink:
         self.corrected_bits = 0
         self.failures: dict[FailureCode, int] = dict.fromkeys(FailureCode, 0)  # failure reports sent, by code
         self.reports: list[Report] = []
+        self._hk_key: tuple[Any, ...] = ()  # what hk_values() last made its fields of, and those fields
+        self._hk_values: dict[str, Any] = {}
         self._keep = keep
         self._seq: dict[int, int] = {}
         self.timetag: TimeTag | None = None  # the time-tag component registers itself (TimeTag(uplink))
@@ -188,22 +192,38 @@ class Uplink:
 
     def counters(self) -> dict[str, int]:
         """Rejected frames by reason name, failure reports by code name, and the totals."""
-        out = {f"rejected_{r.name.lower()}": n for r, n in self.rejected.items()}
-        out.update((f"failed_{c.name.lower()}", n) for c, n in self.failures.items())
+        out = {_REJECTED_KEYS[r]: n for r, n in self.rejected.items()}
+        failed = _FAILED_KEYS
+        for c, n in self.failures.items():
+            out[failed[c]] = n
         out.update(cltus=self.cltus, frames_accepted=self.frames_accepted, control_frames=self.control_frames,
                    commands_accepted=self.commands_accepted, commands_failed=self.commands_failed,
                    commands_completed=self.commands_completed, corrected_bits=self.corrected_bits)
         return out
 
+    @property
+    def hk_fields(self) -> frozenset[str]:
+        """Every name hk_values() gives (the same names every time: one per reason, code and counter)."""
+        return frozenset(self.hk_values())
+
     def hk_values(self) -> dict[str, Any]:
         """The fields of the uplink_hk housekeeping packet (a Housekeeping provider): counters() under the
         packet's names (frames_received: the CLTUs decoded into a frame; commands_executed: the commands
         completed), the FARM-1 state, V(R) and its lockout-area frames."""
+        farm = self.farm
+        state = farm.state
+        # what the fields are made of; the housekeeping asks every step and they rarely change
+        key = (tuple(self.rejected.items()), tuple(self.failures.items()), self.cltus, self.frames_accepted,
+               self.control_frames, self.commands_accepted, self.commands_failed, self.commands_completed,
+               self.corrected_bits, state, farm.vr, farm.counters[FarmEvent.AD_LOCKOUT_AREA])
+        if key == self._hk_key:
+            return dict(self._hk_values)
         out: dict[str, Any] = self.counters()
         out["frames_received"] = out.pop("cltus")
         out["commands_executed"] = out.pop("commands_completed")
-        out.update(farm_state=self.farm.state.name, farm_vr=self.farm.vr,
-                   farm_lockouts=self.farm.counters[FarmEvent.AD_LOCKOUT_AREA])
+        out.update(farm_state=state.name, farm_vr=farm.vr,
+                   farm_lockouts=farm.counters[FarmEvent.AD_LOCKOUT_AREA])
+        self._hk_key, self._hk_values = key, dict(out)
         return out
 
     # ------------------------------------------------------------------ link layers

@@ -235,7 +235,7 @@ class FlightStack:
         self.commander = ModeCommander(self.modes, [self.power, self.fdir])
         self.hk = Housekeeping(dictionary, hw, s.readings, self.downlink.on_packet,
                                undervoltage_v=sc.bus.undervoltage_v, capacity_ah=hw.battery_capacity_ah,
-                               cuc_offset_ns=offset)
+                               cuc_offset_ns=offset, batch_sink=self.downlink.on_packets)
         sdls: SdlsEndpoint | None = None
         self.replay = ReplayState(out_dir / "store" / "uplink.sn")
         if sc.authenticate:
@@ -251,10 +251,10 @@ class FlightStack:
                              on_mode_command=self.commander.set_target,
                              on_authenticated=self.replay.save if sc.authenticate else None,
                              warn_period_ns=round(orbit_period_s(sc) * NS), jobs=self.scheduler)
-        self.hk.providers.append(self.uplink.hk_values)
+        self.hk.add_provider(self.uplink.hk_values, self.uplink.hk_fields)
         timetag = TimeTag(self.uplink, path=out_dir / "store" / "timetag.json")
         if self.scheduler is not None:
-            self.hk.providers.append(self.scheduler.hk_values)
+            self.hk.add_provider(self.scheduler.hk_values, frozenset(self.scheduler.hk_values()))
         components += [self.uplink, timetag, self.commander, self.hk, self.downlink]
         self.ex = Executive([RateGroup("1Hz", STEP_NS, tuple(components))], stopwatch=stopwatch_ns)
         self.ex.reset(t_ns)
@@ -400,10 +400,10 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
             soc = float(st["battery_soc"])
             if soc < tr.min_soc:
                 tr.min_soc = soc
-            temps = st["node_temp_k"]
+            temps = st["node_temp_k"].tolist()  # Python floats: cheaper to compare than numpy scalars
             for k, n in enumerate(sc.nodes):
                 if temps[k] > tr.max_temp_k[n.name]:
-                    tr.max_temp_k[n.name] = float(temps[k])
+                    tr.max_temp_k[n.name] = temps[k]
             if emu.radio.in_contact() != in_contact:
                 in_contact = not in_contact
                 station = sc.stations[int(st["contact_station"])].name if in_contact else ""

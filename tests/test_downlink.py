@@ -104,3 +104,62 @@ def test_realtime_packets_left_at_los_go_to_the_store(tmp_path: Path) -> None:
     for t in range(2, 20):
         dl.step(t * NS)
     assert sorted(ground(r.sent)) == list(range(30))
+
+
+def test_a_step_writes_one_release_for_all_the_frames_it_played_back(tmp_path: Path) -> None:
+    class CountingFS(OsFileSystem):
+        replaces = 0
+
+        def replace(self, src: str, dst: str) -> None:
+            self.replaces += 1
+            super().replace(src, dst)
+
+    class FastRadio(FakeRadio):
+        def downlink_bps(self) -> float:
+            return 8 * 1119.0 * 5  # five CADUs per one-second step
+
+    fs = CountingFS()
+    st = PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.ON_ROLL), fs=fs)
+    r = FastRadio()
+    dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
+    for i in range(40):
+        dl.on_packet(100, i, packet(i))
+    r.contact = True
+    dl.step(0)
+    assert len(r.sent) == 5 and fs.replaces == 1  # one checkpoint for the step
+    released = st.stats.released
+    assert released == dl.packets_played_back and 20 <= released < 40
+    for t in range(1, 4):
+        dl.step(t * NS)
+    assert ground(r.sent) == list(range(40)) and st.stats.pending == 0
+    assert fs.replaces == 2  # the second step played back the rest; the others had nothing to release
+
+
+def test_packets_of_one_step_go_to_the_store_together(tmp_path: Path) -> None:
+    class FlakyFS(OsFileSystem):
+        writes = 0
+        fail_next = False
+
+        def write(self, handle: int, data: bytes) -> None:
+            self.writes += 1
+            if self.fail_next:
+                self.fail_next = False
+                raise OSError(errno.EIO, "I/O error")
+            super().write(handle, data)
+
+    fs = FlakyFS()
+    st = PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.ON_ROLL), fs=fs)
+    r = FakeRadio()
+    dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
+    dl.on_packets([(100, 0, packet(0))])
+    dl.on_packets([(100, 1, packet(i)) for i in range(1, 4)])
+    assert fs.writes == 2 and dl.packets_stored == 4
+    fs.fail_next = True  # the batch write fails: each packet is then stored on its own
+    dl.on_packets([(100, 2, packet(i)) for i in range(4, 7)])
+    assert dl.packets_stored == 7 and dl.store_errors == 0 and fs.writes == 6
+    r.contact = True
+    dl.on_packets([(100, 3, packet(i)) for i in range(7, 9)])  # in a contact: real time
+    assert dl.packets_realtime == 2
+    for t in range(4, 12):
+        dl.step(t * NS)
+    assert sorted(ground(r.sent)) == list(range(9))

@@ -67,6 +67,17 @@ def test_append_peek_release_in_order(tmp_path: Path) -> None:
             s.release(10)
 
 
+def test_peek_after_a_seq_skips_older_records_across_segments(tmp_path: Path) -> None:
+    with PacketStore(tmp_path, FAST) as s:
+        for i in range(40):  # 52-octet records: 7 to a 400-octet segment
+            s.append(pkt(i), t_ns=i, apid=7)
+        assert len(segments(tmp_path)) > 3
+        assert [p.seq for p in s.peek(3, after_seq=20)] == [21, 22, 23]
+        assert [p.seq for p in s.peek(after_seq=37)] == [38, 39]
+        assert s.peek(after_seq=39) == []
+        s.release(25)
+        assert [p.seq for p in s.peek(2, after_seq=10)] == [26, 27]  # released ones are never handed out
+
 def test_release_deletes_fully_released_segments(tmp_path: Path) -> None:
     with PacketStore(tmp_path, FAST) as s:  # 400-byte segments hold 7 records of 52 bytes
         for i in range(30):
@@ -604,3 +615,67 @@ def test_a_repeated_or_out_of_order_record_is_not_taken_for_a_new_one(tmp_path: 
     with PacketStore(tmp_path, FAST) as s:
         assert [p.seq for p in s.peek()] == [0, 1, 2, 3]
         assert s.stats.corrupt_records == 2 and s.stats.next_seq == 10
+
+
+def test_append_batch_writes_what_appends_one_by_one_write(tmp_path: Path) -> None:
+    class CountingFS(OsFileSystem):
+        writes = 0
+
+        def write(self, handle: int, data: bytes) -> None:
+            self.writes += 1
+            super().write(handle, data)
+
+    cfg = StoreConfig(segment_bytes=4000, capacity_bytes=1_000_000, fsync=FsyncPolicy.ON_ROLL)
+    items = [(pkt(i, 20 + i), 1000 * i - 5, 0x100 + i) for i in range(6)]
+    with PacketStore(tmp_path / "one", cfg) as s:
+        assert s.append(pkt(99), 0, 1) == 0
+        assert [s.append(*it) for it in items] == [1, 2, 3, 4, 5, 6]
+    fs = CountingFS()
+    with PacketStore(tmp_path / "batch", cfg, fs=fs) as s:
+        assert s.append(pkt(99), 0, 1) == 0
+        assert s.append_batch(items) == [1, 2, 3, 4, 5, 6]
+        assert fs.writes == 2  # one record, then the batch
+        assert s.stats.records == 7 and s.stats.next_seq == 7
+        assert [(p.data, p.t_ns, p.apid) for p in s.peek(after_seq=0)] == items
+    assert segments(tmp_path / "one")[0].read_bytes() == segments(tmp_path / "batch")[0].read_bytes()
+    with PacketStore(tmp_path / "batch", cfg) as s:  # reopened: the index is the same
+        assert [p.seq for p in s.peek()] == list(range(7))
+
+
+def test_append_batch_declines_what_takes_more_than_one_write(tmp_path: Path) -> None:
+    items = [(pkt(i), i, 1) for i in range(3)]
+    with PacketStore(tmp_path / "a", StoreConfig(fsync=FsyncPolicy.ON_ROLL)) as s:
+        assert s.append_batch(items) is None  # no writable segment yet: append() creates it
+        s.append(pkt(9), 0, 1)
+        assert s.append_batch([(pkt(1), 0, 70000)]) is None  # an invalid apid: append() says why
+        assert s.append_batch([]) is None
+        assert s.stats.next_seq == 1  # nothing done, no seq consumed
+    with PacketStore(tmp_path / "b", StoreConfig(fsync=FsyncPolicy.EVERY_RECORD)) as s:
+        s.append(pkt(9), 0, 1)
+        assert s.append_batch(items) is None  # each record is synced on its own
+    small = StoreConfig(segment_bytes=200, capacity_bytes=1_000_000, fsync=FsyncPolicy.NEVER)
+    with PacketStore(tmp_path / "c", small) as s:
+        s.append(pkt(9), 0, 1)
+        assert s.append_batch(items * 2) is None  # would need a new segment
+        assert s.append_batch(items[:2]) == [1, 2]
+
+
+def test_a_failed_batch_write_stores_none_of_it(tmp_path: Path) -> None:
+    class FullFS(OsFileSystem):
+        full = False
+
+        def write(self, handle: int, data: bytes) -> None:
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().write(handle, data)
+
+    fs = FullFS()
+    with PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.ON_ROLL), fs=fs) as s:
+        s.append(pkt(0), 0, 1)
+        fs.full = True
+        with pytest.raises(StoreError, match=r"seqs 1\.\.3"):
+            s.append_batch([(pkt(i), i, 1) for i in range(1, 4)])
+        fs.full = False
+        assert s.stats.records == 1 and s.stats.io_errors == 1
+        assert s.append_batch([(pkt(7), 7, 1), (pkt(8), 8, 1)]) == [4, 5]  # the failed seqs stay consumed
+        assert [p.data for p in s.peek()] == [pkt(0), pkt(7), pkt(8)]

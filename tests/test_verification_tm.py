@@ -255,3 +255,25 @@ def test_farm_lockout_shows_in_uplink_hk(tmp_path: Path) -> None:
     v = rig.uplink.hk_values()
     assert rig.uplink.farm.state is FarmState.LOCKOUT
     assert (v["farm_state"], v["farm_lockouts"], v["rejected_farm_discard"]) == ("LOCKOUT", 1, 1)
+
+
+def test_a_declared_provider_is_asked_only_for_its_packet(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    asked: list[int] = []
+
+    def counted() -> dict[str, object]:
+        asked.append(1)
+        return rig.uplink.hk_values()
+
+    sink: list[tuple[int, bytes]] = []
+    plain: list[tuple[int, bytes]] = []
+    hk = _housekeeping(rig, sink)
+    ref = _housekeeping(rig, plain)
+    hk.add_provider(counted, rig.uplink.hk_fields)
+    ref.providers.append(rig.uplink.hk_values)  # undeclared: asked every step that makes a packet
+    for t in range(25):
+        hk.step(t * 1_000_000_000)
+        ref.step(t * 1_000_000_000)
+    assert sink == plain  # the same packets, uplink_hk with the provider's values
+    assert len(asked) == 3  # uplink_hk at 0, 10 and 20 s
+    assert rig.uplink.hk_fields == {f.name for f in DICT.packet("uplink_hk").fields if f.type.name != "SPARE"}

@@ -10,6 +10,7 @@ error control (CRC-16/CCITT-FALSE over everything before it).
 from __future__ import annotations
 
 import binascii
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -300,6 +301,83 @@ _TICK_LIMIT = 1 << (8 * TIME_FORMAT.t_len)
 _FINE_SHIFT = 8 * TIME_FORMAT.fine_octets
 
 
+def encoder_source(p: PacketDef, names: str = "v", floats: frozenset[int] = frozenset()
+                   ) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The field part of a compiled encoder for one packet: (constants, body lines at one indent level,
+    closing lines at one indent level). The body turns each non-spare field k's engineering value, in the
+    variable `<names><k>`, into its raw integer (constants and fallbacks as `_compile_encoder` describes);
+    the closing lines combine them with the header into `data` (the packet's octets before the CRC) and
+    return the packet. Before the body, the caller sets `seq_count`, `msg_counter` (0..0xFFFF),
+    `destination` (0..0xFFFF) and `ticks` (the CUC time, below _TICKS); a ValueError, KeyError or
+    OverflowError the body raises means "use the generic encoder". `floats`: the fields whose value is
+    known to be a float (its type is not tested)."""
+    total = 8 * (p.length - PEC_LEN)
+    consts: dict[str, Any] = {"_crc": binascii.crc_hqx, "_TICKS": _TICK_LIMIT}
+    body: list[str] = []
+    terms: list[str] = []
+    subtype = str(p.subtypes[0])
+    for k, f in enumerate(p.fields):
+        if f.type == FieldType.SPARE:
+            continue
+        off = p.offsets[k]
+        shift = total - off - f.bits
+        v, r = f"{names}{k}", f"r{k}"
+        consts[f"F{k}"] = f
+        consts[f"W{k}"] = f"{p.name}.{f.name}"
+        generic = f"{r} = F{k}.encode_bits({v}, W{k})"
+        cal = f.calibration
+        if f.type in (FieldType.UINT, FieldType.INT) and cal.kind in (CalKind.NONE, CalKind.LINEAR):
+            lo, hi = f.raw_min, f.raw_max
+            if cal.kind == CalKind.LINEAR:
+                a, b = cal.coefficients
+                consts[f"A{k}"], consts[f"B{k}"] = a, b
+                body.append("if True:" if k in floats else f"if type({v}) is float:")
+                # x - 0.0 is x, bit for bit (-0.0 and NaN included)
+                # the scale and offset as literals when their repr reads back as the same float
+                sa = repr(a) if type(a) is float and math.isfinite(a) and a != 0.0 else f"A{k}"
+                sb = repr(b) if type(b) is float and math.isfinite(b) else f"B{k}"
+                body.append(f"    {r} = round({v} / {sa})" if b == 0.0 else f"    {r} = round(({v} - {sb}) / {sa})")
+                body.append(f"    if not {lo} <= {r} <= {hi}:")
+                body.append(f"        {generic}")
+            else:
+                body.append(f"if type({v}) is int and {lo} <= {v} <= {hi}:")
+                body.append(f"    {r} = {v}")
+            if f.type == FieldType.INT:
+                body.append(f"    {r} &= {(1 << f.bits) - 1}")
+            body.append("else:")
+            body.append(f"    {generic}")
+        elif f.type == FieldType.BOOL:
+            body.append(f"if {v} is True:")
+            body.append(f"    {r} = 1")
+            body.append(f"elif {v} is False:")
+            body.append(f"    {r} = 0")
+            body.append("else:")
+            body.append(f"    {generic}")
+        elif f.type == FieldType.ENUM:
+            consts[f"L{k}"] = {label: code for code, label in cal.labels}
+            body.append(f"{r} = L{k}.get({v}) if type({v}) is str else None")
+            body.append(f"if {r} is None:")
+            body.append(f"    {generic}")
+        else:  # float, text, polynomial calibration: the generic conversion
+            body.append(f"{generic}")
+        if f.name == p.severity_field:
+            subtype = r
+        terms.append(f"{r} << {shift}" if shift else r)
+    # primary header: version 0, TM, secondary header flag, APID | unsegmented, count | data length - 1;
+    # PUS-C TM secondary header: version 2, time reference 0 | service | subtype | counter | destination | CUC
+    hdr = ((0x0800 | p.apid) << (total - 16)) | (0xC000 << (total - 32)) | ((p.length - 7) << (total - 48)) \
+        | ((pus.PUS_C << 4) << (total - 56)) | (p.service << (total - 64))
+    consts["_HDR"] = hdr
+    tail = [
+        f"acc = (_HDR | (seq_count & 0x3FFF) << {total - 32} | {subtype} << {total - 72}"
+        f" | msg_counter << {total - 88} | destination << {total - 104} | ticks << {total - 152}",
+        "       | " + " | ".join(terms) + ")",
+        f"data = acc.to_bytes({total // 8}, 'big')",
+        "return data + _crc(data, 0xFFFF).to_bytes(2, 'big')",
+    ]
+    return consts, body, tail
+
+
 def _compile_encoder(p: PacketDef) -> _FastEncoder:
     """Python source for one packet's encoder, compiled once: the values fetched with one itemgetter,
     each field turned into its raw integer with its scale, offset and range as constants, the header and
@@ -310,10 +388,7 @@ def _compile_encoder(p: PacketDef) -> _FastEncoder:
     (an int for a calibrated field, a number for a bool, ...), and any value out of range, goes to
     FieldDef.encode_bits (same bits, same EncodeError); an unusual header value, a non-finite number or a
     missing or unknown name makes it return None so that PacketDef._encode_generic raises the error."""
-    total = 8 * (p.length - PEC_LEN)
-    consts: dict[str, Any] = {"_crc": binascii.crc_hqx, "_TICKS": _TICK_LIMIT}
-    body: list[str] = []
-    terms: list[str] = []
+    consts, body, tail = encoder_source(p)
     named = [(k, f) for k, f in enumerate(p.fields) if f.type != FieldType.SPARE]
     names = tuple(f.name for _, f in named)
     if len(names) == 1:
@@ -321,56 +396,6 @@ def _compile_encoder(p: PacketDef) -> _FastEncoder:
     else:
         consts["_get"] = itemgetter(*names)
     vars_ = [f"v{k}" for k, _ in named]
-    body.append(f"    if len(values) != {len(names)}:")
-    body.append("        return None")
-    body.append(f"    {', '.join(vars_)}, = _get(values)")
-    subtype = str(p.subtypes[0])
-    for k, f in named:
-        off = p.offsets[k]
-        shift = total - off - f.bits
-        v, r = f"v{k}", f"r{k}"
-        consts[f"F{k}"] = f
-        consts[f"W{k}"] = f"{p.name}.{f.name}"
-        generic = f"{r} = F{k}.encode_bits({v}, W{k})"
-        cal = f.calibration
-        if f.type in (FieldType.UINT, FieldType.INT) and cal.kind in (CalKind.NONE, CalKind.LINEAR):
-            lo, hi = f.raw_min, f.raw_max
-            if cal.kind == CalKind.LINEAR:
-                a, b = cal.coefficients
-                consts[f"A{k}"], consts[f"B{k}"] = a, b
-                body.append(f"    if type({v}) is float:")
-                body.append(f"        {r} = round(({v} - B{k}) / A{k})")
-                body.append(f"        if not {lo} <= {r} <= {hi}:")
-                body.append(f"            {generic}")
-            else:
-                body.append(f"    if type({v}) is int and {lo} <= {v} <= {hi}:")
-                body.append(f"        {r} = {v}")
-            if f.type == FieldType.INT:
-                body.append(f"        {r} &= {(1 << f.bits) - 1}")
-            body.append("    else:")
-            body.append(f"        {generic}")
-        elif f.type == FieldType.BOOL:
-            body.append(f"    if {v} is True:")
-            body.append(f"        {r} = 1")
-            body.append(f"    elif {v} is False:")
-            body.append(f"        {r} = 0")
-            body.append("    else:")
-            body.append(f"        {generic}")
-        elif f.type == FieldType.ENUM:
-            consts[f"L{k}"] = {label: code for code, label in cal.labels}
-            body.append(f"    {r} = L{k}.get({v}) if type({v}) is str else None")
-            body.append(f"    if {r} is None:")
-            body.append(f"        {generic}")
-        else:  # float, text, polynomial calibration: the generic conversion
-            body.append(f"    {generic}")
-        if f.name == p.severity_field:
-            subtype = r
-        terms.append(f"{r} << {shift}" if shift else r)
-    # primary header: version 0, TM, secondary header flag, APID | unsegmented, count | data length - 1;
-    # PUS-C TM secondary header: version 2, time reference 0 | service | subtype | counter | destination | CUC
-    hdr = ((0x0800 | p.apid) << (total - 16)) | (0xC000 << (total - 32)) | ((p.length - 7) << (total - 48)) \
-        | ((pus.PUS_C << 4) << (total - 56)) | (p.service << (total - 64))
-    consts["_HDR"] = hdr
     head = [
         "def _encode(values, seq_count, t_ns, msg_counter, destination):",
         "    if type(seq_count) is not int or type(t_ns) is not int or t_ns < 0 or type(destination) is not int \\",
@@ -384,17 +409,15 @@ def _compile_encoder(p: PacketDef) -> _FastEncoder:
         "    if ticks >= _TICKS:",
         "        return None",
         "    try:",
+        f"        if len(values) != {len(names)}:",
+        "            return None",
+        f"        {', '.join(vars_)}, = _get(values)",
     ]
-    tail = [
+    fail = [
         "    except (KeyError, ValueError, OverflowError):",  # a missing name, a non-finite value (EncodeError too):
         "        return None",  # the generic path says why
-        f"    acc = (_HDR | (seq_count & 0x3FFF) << {total - 32} | {subtype} << {total - 72}"
-        f" | msg_counter << {total - 88} | destination << {total - 104} | ticks << {total - 152}",
-        "           | " + " | ".join(terms) + ")",
-        f"    data = acc.to_bytes({total // 8}, 'big')",
-        "    return data + _crc(data, 0xFFFF).to_bytes(2, 'big')",
     ]
-    src = "\n".join(head + ["    " + line for line in body] + tail) + "\n"
+    src = "\n".join(head + ["        " + line for line in body] + fail + ["    " + line for line in tail]) + "\n"
     ns: dict[str, Any] = dict(consts)
     exec(compile(src, f"<encoder {p.name}>", "exec"), ns)
     fn: _FastEncoder = ns["_encode"]

@@ -206,9 +206,10 @@ class Device(ABC, Generic[R]):
         self._transfers += len(words)
         if self.POLL_OPERATIONS:
             self._consecutive = 0
-            n = self._ops_since_error + self.POLL_OPERATIONS
-            self._ops_since_error = n if n < self.degraded_window else max(self.degraded_window,
-                                                                            self._ops_since_error)
+            since = self._ops_since_error
+            if since < self.degraded_window:  # else it stays: max(window, since) is since
+                n = since + self.POLL_OPERATIONS
+                self._ops_since_error = n if n < self.degraded_window else self.degraded_window
         return self.reading_from(words)
 
     @abstractmethod

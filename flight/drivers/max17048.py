@@ -7,7 +7,7 @@ CRATE signed 0.208 %/h per LSB; VERSION 0x001x.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from flight.drivers.base import Device, s16
 from flight.interfaces import Bus
@@ -33,8 +33,7 @@ CRATE_LSB_PCT_PER_H = 0.208
 CMD_POR = 0x5400
 
 
-@dataclass(frozen=True)
-class Max17048Reading:
+class Max17048Reading(NamedTuple):  # immutable, and made every poll: a named tuple is the cheapest to build
     cell_voltage_v: float
     soc_pct: float
     c_rate_pct_per_h: float

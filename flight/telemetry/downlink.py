@@ -6,7 +6,8 @@ channel (what the pass cannot carry goes to the store at LOS); a packet made
 outside contacts goes to the store and is played back on the playback
 channel during later contacts, oldest first. A stored packet is released
 from the store only once its last octet has been framed and handed to the
-radio. Each step sends at most what the link carries in one step period
+radio; the release of what a step framed is written once, at the end of the
+step. Each step sends at most what the link carries in one step period
 (whole CADUs), real-time first. Store errors are counted, never fatal.
 """
 
@@ -34,9 +35,14 @@ class Backlog(Protocol):
 
     def append(self, data: bytes, t_ns: int, apid: int) -> int | None: ...
 
-    def peek(self, max_records: int) -> Sequence[StoredItem]: ...
+    def append_batch(self, items: Sequence[tuple[bytes, int, int]]) -> list[int] | None: ...
+
+    def peek(self, max_records: int, *, after_seq: int = -1) -> Sequence[StoredItem]: ...
 
     def release(self, up_to_seq: int) -> None: ...
+
+
+REFILL_RECORDS = 64  # stored packets one refill looks ahead at (and pushes at most)
 
 
 class Downlink:
@@ -60,7 +66,9 @@ class Downlink:
         self.packets_played_back = 0
         self.store_errors = 0
         self._realtime: deque[tuple[int, int, bytes]] = deque()  # made in a contact, not yet framed
-        self._release_due: int | None = None
+        self._release_due: int | None = None  # a release that failed: retried next step
+        self._framed_up_to: int | None = None  # stored packets framed this step, released at its end
+        self._ahead: deque[StoredItem] = deque()  # stored packets peeked this step, not yet pushed
 
     def reset(self, t_ns: int) -> None:
         self._carry_bits = 0.0
@@ -76,6 +84,23 @@ class Downlink:
     def store_packet(self, tag: int, t_ns: int, packet: bytes) -> None:
         """A packet for playback only (a job's result): straight to the store, even during a contact."""
         self._store(tag, t_ns, packet)
+
+    def on_packets(self, packets: Sequence[tuple[int, int, bytes]]) -> None:
+        """on_packet() for each (tag, t_ns, packet), in order, made in the same step: the ones for the
+        store are written to it together (one write) when the store can do so."""
+        if len(packets) < 2 or self.radio.in_contact():
+            for tag, t_ns, packet in packets:
+                self.on_packet(tag, t_ns, packet)
+            return
+        try:
+            seqs = self.store.append_batch([(packet, t_ns, tag) for tag, t_ns, packet in packets])
+        except StoreError:
+            seqs = None  # the store counted the failed write: one by one, each counted on its own
+        if seqs is None:
+            for tag, t_ns, packet in packets:
+                self._store(tag, t_ns, packet)
+        else:
+            self.packets_stored += len(seqs)
 
     def _store(self, tag: int, t_ns: int, packet: bytes) -> None:
         try:
@@ -102,6 +127,7 @@ class Downlink:
         frames = int(self._carry_bits // frame_bits)
         self._carry_bits -= frames * frame_bits
         field = self.config.data_field_len
+        self._ahead.clear()  # what the store holds may have changed since the last step
         for _ in range(frames):
             while self._realtime and self.framer.pending(self.realtime_vc) < field:
                 self.framer.push(self.realtime_vc, self._realtime.popleft()[2])
@@ -115,33 +141,43 @@ class Downlink:
             before = self.framer.pending(self.playback_vc)
             self._send(self.framer.frame(self.playback_vc))
             self._account_framed(before - self.framer.pending(self.playback_vc))
+        if self._framed_up_to is not None:
+            seq, self._framed_up_to = self._framed_up_to, None
+            self._release(seq)
 
     def _refill(self, want: int) -> None:
         """Push stored packets newer than those already in flight onto the playback VC until
-        `want` octets are queued (selected by store sequence number, so records the store
-        dropped or skipped meanwhile cannot shift the selection)."""
+        `want` octets are queued, at most REFILL_RECORDS of them (selected by store sequence
+        number, so records the store dropped or skipped meanwhile cannot shift the selection)."""
         got = 0
-        last = self._in_flight[-1][0] if self._in_flight else -1
-        for it in self.store.peek(len(self._in_flight) + 64):
-            if it.seq <= last:
-                continue
+        if self._in_flight:
+            last = self._in_flight[-1][0]
+        else:
+            last = self._framed_up_to if self._framed_up_to is not None else -1
+        ahead = self._ahead
+        while ahead and ahead[0].seq <= last:
+            ahead.popleft()
+        for _ in range(REFILL_RECORDS):
+            if not ahead:
+                ahead.extend(self.store.peek(REFILL_RECORDS, after_seq=last))
+                if not ahead:
+                    break
+            it = ahead.popleft()
             self.framer.push(self.playback_vc, it.data)
             self._in_flight.append((it.seq, len(it.data)))
+            last = it.seq
             got += len(it.data)
             if got >= want:
                 break
 
     def _account_framed(self, octets: int) -> None:
-        """Release the stored packets whose last octet has now been framed."""
+        """Note the stored packets whose last octet has now been framed (released at the end of the step)."""
         self._pushed_playback += octets
-        released = None
         while self._in_flight and self._in_flight[0][1] <= self._pushed_playback:
             seq, n = self._in_flight.popleft()
             self._pushed_playback -= n
-            released = seq
+            self._framed_up_to = seq
             self.packets_played_back += 1
-        if released is not None:
-            self._release(released)
 
     def _release(self, seq: int) -> None:
         try:

@@ -11,11 +11,13 @@ field's range are clamped to it (the encoder refuses them otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flight.dictionary import Dictionary, PacketDef, PacketKind
 from flight.dictionary.fields import FieldType
+from flight.dictionary.packet import _FINE_SHIFT, encoder_source
 from flight.drivers.payload_ctrl import PayloadStatus
 from flight.hardware import HardwareConfig
 from flight.sensors import Readings
@@ -28,9 +30,11 @@ _SHUTDOWN = int(PayloadStatus.SHUTDOWN)
 _UNPOWERED = int(PayloadStatus.UNPOWERED)
 
 PacketSink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
+BatchSink = Callable[[list[tuple[int, int, bytes]]], None]  # the packets of one step, (apid, t_ns, packet) each
 
 
 Clamper = Callable[[dict[str, Any]], dict[str, Any]]
+PacketMaker = Callable[[dict[str, Any], int, int], bytes | None]  # (values, seq count, CUC t_ns) -> packet
 ValueProvider = Callable[[], Mapping[str, Any]]  # more field values by name, asked each time values are made
 
 
@@ -70,16 +74,85 @@ def compile_clamp(pdef: PacketDef) -> Clamper:
     return fn
 
 
+def _literal(value: float, name: str) -> str:
+    """A float constant as source: its repr (which reads back as the very same float) when finite, else
+    the name it is bound to."""
+    return repr(value) if type(value) is float and math.isfinite(value) else name
+
+
+def _clamp_lines(pdef: PacketDef, consts: dict[str, Any]) -> list[str]:
+    """compile_clamp's conversion of each non-spare field k, into the variable x<k> instead of a dict."""
+    lines = []
+    for k, f in enumerate(pdef.fields):
+        if f.type == FieldType.SPARE:
+            continue
+        key, x = repr(f.name), f"x{k}"
+        if f.type == FieldType.BOOL:
+            lines.append(f"{x} = bool(g({key}))")
+        elif f.type == FieldType.ENUM:
+            consts[f"E{k}"] = f.calibration.labels[0][1]
+            lines += [f"{x} = g({key})", f"if {x} is None:", f"    {x} = E{k}"]
+        elif f.type == FieldType.TEXT:
+            lines += [f"{x} = g({key})", f"{x} = '' if {x} is None else str({x})"]
+        else:
+            rng = f.eng_range()
+            if rng is None and f.type in (FieldType.UINT, FieldType.INT):
+                # an int in the raw range that a float holds exactly comes out as itself: as it is
+                lo, hi = max(f.raw_min, -(2**53)), min(f.raw_max, 2**53)
+                lines += [f"{x} = g({key})", f"if type({x}) is not int or not {lo} <= {x} <= {hi}:",
+                          f"    {x} = 0.0 if {x} is None else float({x})",
+                          f"    {x} = int(min(max(round({x}), {f.raw_min}), {f.raw_max}))"]
+                continue
+            lines += [f"{x} = g({key})", f"if type({x}) is not float:", f"    {x} = 0.0 if {x} is None else float({x})"]
+            if rng is not None:
+                consts[f"LO{k}"], consts[f"HI{k}"] = rng
+                lo_s, hi_s = (_literal(c, n) for c, n in ((rng[0], f"LO{k}"), (rng[1], f"HI{k}")))
+                lines += [f"if {x} < {lo_s}:", f"    {x} = {lo_s}", f"if {x} > {hi_s}:", f"    {x} = {hi_s}"]
+    return lines
+
+
+def compile_maker(pdef: PacketDef) -> PacketMaker:
+    """`pdef.encode(compile_clamp(pdef)(values), seq_count, t_ns)` in one compiled function, without the
+    dictionary of clamped values in between: each field clamped as compile_clamp does, then encoded as
+    PacketDef's compiled encoder does. It returns None where that encoder would hand over to the generic
+    one, and also when anything raises: the caller then goes the long way, which gives the same packet,
+    or the same error."""
+    # a calibrated number is a float once clamped (float(v), or a float bound)
+    floats = frozenset(k for k, f in enumerate(pdef.fields)
+                       if f.type in (FieldType.UINT, FieldType.INT, FieldType.FLOAT) and f.eng_range() is not None)
+    consts, body, tail = encoder_source(pdef, names="x", floats=floats)
+    clamp = _clamp_lines(pdef, consts)
+    src = ["def _make(values, seq_count, t_ns):",
+           "    if t_ns < 0:",
+           "        return None",
+           f"    ticks = (t_ns << {_FINE_SHIFT}) // 1_000_000_000",
+           "    if ticks >= _TICKS:",
+           "        return None",
+           "    msg_counter = seq_count & 0xFFFF",
+           "    destination = 0",
+           "    g = values.get",
+           "    try:"]
+    src += ["        " + line for line in clamp + body]
+    src += ["    except Exception:", "        return None"]
+    src += ["    " + line for line in tail]
+    ns: dict[str, Any] = dict(consts)
+    exec(compile("\n".join(src) + "\n", f"<hk {pdef.name}>", "exec"), ns)
+    fn: PacketMaker = ns["_make"]
+    return fn
+
+
 class Housekeeping:
     """Component: builds every housekeeping packet of the dictionary at its period."""
 
     name = "housekeeping"
 
     def __init__(self, dictionary: Dictionary, hw: HardwareConfig, readings: Readings, sink: PacketSink,
-                 undervoltage_v: float = 0.0, capacity_ah: float = 0.0, cuc_offset_ns: int = 0) -> None:
+                 undervoltage_v: float = 0.0, capacity_ah: float = 0.0, cuc_offset_ns: int = 0,
+                 batch_sink: BatchSink | None = None) -> None:
         self.hw = hw
         self.readings = readings
         self.sink = sink
+        self.batch_sink = batch_sink  # if given, a step's packets go there together, in order, instead of to sink
         self.undervoltage_v = undervoltage_v
         self.capacity_ah = capacity_ah
         self.cuc_offset_ns = cuc_offset_ns  # mission time 0 on the CUC time scale (TAI since 1958)
@@ -97,8 +170,14 @@ class Housekeeping:
         # other components' fields (e.g. Uplink.hk_values): each mapping is merged into values(), in order,
         # after the readings' fields (so a provider's name wins)
         self.providers: list[ValueProvider] = []
+        # the names a provider gives, where declared (add_provider): a step asks it only when a packet it makes
+        # has one of those fields (its values could change no other); an undeclared provider is always asked
+        self.provider_fields: dict[ValueProvider, frozenset[str]] = {}
+        self._fields = {p.apid: frozenset(f.name for f in p.fields) for p in self.packets}
+        self._due_fields: dict[tuple[int, ...], frozenset[str]] = {}  # the fields of a set of due packets
         # what step() needs per packet, made once: (packet, apid, clamper, period)
-        self._plan = [(p, p.apid, self._clampers[p.apid], self._period_ns[p.apid]) for p in self.packets]
+        self._plan = [(p, p.apid, self._clampers[p.apid], compile_maker(p), self._period_ns[p.apid])
+                      for p in self.packets]
         # the default switch states written straight into the values: (field name, expander or None, pin)
         self._gpio_switches = [(f"{ld.name}_on", ld.gpio, ld.pin) for ld in hw.loads]
 
@@ -106,22 +185,36 @@ class Housekeeping:
         self._next = {p.apid: t_ns for p in self.packets}
         self._seq = {p.apid: 0 for p in self.packets}
 
+    def add_provider(self, provider: ValueProvider, fields: Iterable[str] | None = None) -> None:
+        """Append a value provider; `fields`, if given, are every name it may give (see provider_fields)."""
+        self.providers.append(provider)
+        if fields is not None:
+            self.provider_fields[provider] = frozenset(fields)
+
     def step(self, t_ns: int) -> None:
-        values: dict[str, Any] | None = None
         nxt = self._next
+        due_now = [entry for entry in self._plan if t_ns >= nxt[entry[1]]]
+        if not due_now:
+            return
+        values = self._values_for(tuple(entry[1] for entry in due_now))
         seq = self._seq
-        for p, apid, clamp, period_ns in self._plan:
+        made: list[tuple[int, int, bytes]] | None = [] if self.batch_sink is not None else None
+        for p, apid, clamp, make, period_ns in due_now:
             due = nxt[apid]
-            if t_ns < due:
-                continue
-            if values is None:
-                values = self.values()
             n = seq[apid]
-            pkt = p.encode(clamp(values), n, t_ns + self.cuc_offset_ns)
+            t_cuc = t_ns + self.cuc_offset_ns
+            pkt = make(values, n, t_cuc)
+            if pkt is None:  # what the compiled maker does not take: the long way, same packet or error
+                pkt = p.encode(clamp(values), n, t_cuc)
             seq[apid] = (n + 1) % 16384
             nxt[apid] = due + period_ns * (1 + (t_ns - due) // period_ns)
             self.generated += 1
-            self.sink(apid, t_ns, pkt)
+            if made is None:
+                self.sink(apid, t_ns, pkt)
+            else:
+                made.append((apid, t_ns, pkt))
+        if made and self.batch_sink is not None:
+            self.batch_sink(made)
 
     def _switches_from_gpio(self) -> dict[str, bool]:
         out = {}
@@ -137,6 +230,24 @@ class Housekeeping:
         """Every field value the readings and the providers give, by dictionary field name."""
         v = self._reading_values()
         for provider in self.providers:
+            v.update(provider())
+        return v
+
+    def _values_for(self, apids: tuple[int, ...]) -> dict[str, Any]:
+        """values() as far as the packets `apids` can tell: a provider whose declared names are none of
+        their fields is not asked."""
+        v = self._reading_values()
+        declared = self.provider_fields
+        fields: frozenset[str] | None = None
+        for provider in self.providers:
+            own = declared.get(provider) if declared else None
+            if own is not None:
+                if fields is None:
+                    fields = self._due_fields.get(apids)
+                    if fields is None:
+                        fields = self._due_fields[apids] = frozenset().union(*(self._fields[a] for a in apids))
+                if own.isdisjoint(fields):
+                    continue
             v.update(provider())
         return v
 

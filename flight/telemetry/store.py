@@ -37,8 +37,9 @@ Every seq < released_below has been downlinked and is never handed out again.
 Durability per FsyncPolicy
 --------------------------
 Records are written with unbuffered os.write, so a crash of the flight *process* (kill -9,
-an exception) loses at most the record being written, under every policy: reopening truncates
-that torn record. The policy decides what survives a *power loss or kernel crash*:
+an exception) loses at most the record being written (with `append_batch`, the records of the
+batch being written: none of them has been acknowledged yet), under every policy: reopening
+truncates a torn record. The policy decides what survives a *power loss or kernel crash*:
 
 - EVERY_RECORD: `append` returns only once the record is on stable storage. Nothing acknowledged
   is lost.
@@ -72,10 +73,10 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 MAGIC = b"SKPR"
 VERSION = 1
@@ -162,7 +163,10 @@ class OsFileSystem:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
     def write(self, handle: int, data: bytes) -> None:
-        view = memoryview(data)
+        n = os.write(handle, data)
+        if n == len(data):
+            return
+        view = memoryview(data)[n:]
         while view:
             n = os.write(handle, view)
             view = view[n:]
@@ -229,6 +233,18 @@ class StoredPacket:
             raise ValueError(f"apid {self.apid} is not in 0..65535")
 
 
+def _stored(seq: int, t_ns: int, apid: int, data: bytes, _new: Any = object.__new__) -> StoredPacket:
+    """StoredPacket(seq, t_ns, apid, data) for values read back from a verified record (in range by
+    construction): the same object without the frozen dataclass's field-by-field set and checks."""
+    p: StoredPacket = _new(StoredPacket)
+    d = p.__dict__
+    d["seq"] = seq
+    d["t_ns"] = t_ns
+    d["apid"] = apid
+    d["data"] = data
+    return p
+
+
 @dataclass(frozen=True)
 class StoreStats:
     records: int  # records present in segment files (released or not)
@@ -265,7 +281,9 @@ class _Segment:
         return self.entries[-1].seq if self.entries else None
 
     def index_of(self, seq: int) -> int:
-        return bisect.bisect_left(self.entries, seq, key=lambda e: e.seq)
+        # entries are tuples that start with their (increasing) seq: (seq,) sorts before every entry with that
+        # seq and after every lower one, so this is bisect_left by seq, without a key call per comparison
+        return bisect.bisect_left(self.entries, (seq,))
 
 
 @dataclass
@@ -284,8 +302,7 @@ class _Counters:
 
 def encode_record(seq: int, t_ns: int, apid: int, data: bytes) -> bytes:
     head = HEADER.pack(MAGIC, VERSION, 0, apid, len(data), seq, t_ns)
-    crc = zlib.crc32(data, zlib.crc32(head))
-    return head + data + CRC.pack(crc)
+    return b"".join((head, data, CRC.pack(zlib.crc32(data, zlib.crc32(head)))))
 
 
 def _parse_at(buf: bytes, pos: int) -> _Entry | None:
@@ -394,6 +411,14 @@ class PacketStore:
                  fs: FileSystem | None = None) -> None:
         self.directory = os.fspath(directory)
         self.config = config if config is not None else StoreConfig()
+        cfg = self.config
+        # what append() tests every time, taken from the (frozen) config once
+        self._max_packet = cfg.max_packet_bytes
+        self._segment_bytes = cfg.segment_bytes
+        self._capacity = cfg.capacity_bytes
+        self._refuse_when_full = cfg.when_full == FullPolicy.REFUSE
+        self._fsync_every = 1 if cfg.fsync == FsyncPolicy.EVERY_RECORD else (
+            cfg.fsync_every_n if cfg.fsync == FsyncPolicy.EVERY_N else 0)  # records between fsyncs; 0: no count
         self._fs: FileSystem = fs if fs is not None else OsFileSystem()
         self._n = _Counters()
         self._segments: list[_Segment] = []
@@ -511,55 +536,112 @@ class PacketStore:
         Raises StoreError when the file system fails: the packet is then not stored (its seq
         is consumed) and the store stays consistent and usable.
         """
-        self._check_open()
-        if len(data) > self.config.max_packet_bytes:
-            raise ValueError(f"packet of {len(data)} bytes exceeds the {self.config.max_packet_bytes} a segment "
+        if self._closed:
+            self._check_open()
+        n = len(data)
+        if n > self._max_packet:
+            raise ValueError(f"packet of {n} bytes exceeds the {self._max_packet} a segment "
                              "holds; raise StoreConfig.segment_bytes or split the packet")
         if not 0 <= apid <= 0xFFFF:
             raise ValueError(f"apid {apid} is not in 0..65535")
         if not T_MIN <= t_ns <= T_MAX:
             raise ValueError(f"t_ns {t_ns} does not fit a signed 64-bit integer")
-        if self._next_seq > MAX_SEQ:
+        seq = self._next_seq
+        if seq > MAX_SEQ:
             raise StoreError("packet store: 64-bit sequence numbers exhausted; start a new store directory")
-        size = len(data) + OVERHEAD
-        need_roll = not self._writable or self._segments[-1].size + size > self.config.segment_bytes
-        if self._bytes + size > self.config.capacity_bytes and self.config.when_full == FullPolicy.REFUSE:
-            self._n.refused += 1
-            return None
-        if need_roll:
+        size = n + OVERHEAD
+        need_roll = not self._writable or self._segments[-1].size + size > self._segment_bytes
+        if self._bytes + size > self._capacity:
+            if self._refuse_when_full:
+                self._n.refused += 1
+                return None
+            if need_roll:
+                self._roll()
+            while self._bytes + size > self._capacity and len(self._segments) > 1:
+                self._delete_segment(self._segments[0], dropping=True)
+        elif need_roll:
             self._roll()
-        while self._bytes + size > self.config.capacity_bytes and len(self._segments) > 1:
-            self._delete_segment(self._segments[0], dropping=True)
 
         seg = self._segments[-1]
-        seq = self._next_seq
-        self._next_seq += 1  # consumed even if the write fails: a partly written record must not share a seq
-        record = encode_record(seq, t_ns, apid, bytes(data))
+        self._next_seq = seq + 1  # consumed even if the write fails: a partly written record must not share a seq
+        if type(data) is not bytes:
+            data = bytes(data)
+        head = HEADER.pack(MAGIC, VERSION, 0, apid, n, seq, t_ns)  # encode_record(), inlined
+        record = b"".join((head, data, CRC.pack(zlib.crc32(data, zlib.crc32(head)))))
         before = seg.size
+        handle = self._handle
+        if handle is None:
+            try:
+                handle = self._handle = self._fs.open_append(seg.path, create=False)
+            except OSError as e:
+                self._n.io_errors += 1
+                raise StoreError(f"packet store: cannot open {seg.path} for seq {seq} ({_describe(e)}); "
+                                 "the packet was not stored; check the storage, then retry") from e
         try:
-            if self._handle is None:
-                self._handle = self._fs.open_append(seg.path, create=False)
-        except OSError as e:
-            self._n.io_errors += 1
-            raise StoreError(f"packet store: cannot open {seg.path} for seq {seq} ({_describe(e)}); "
-                             "the packet was not stored; check the storage, then retry") from e
-        try:
-            self._fs.write(self._handle, record)
-            if self.config.fsync == FsyncPolicy.EVERY_RECORD or (
-                    self.config.fsync == FsyncPolicy.EVERY_N and self._unsynced + 1 >= self.config.fsync_every_n):
-                self._fs.fsync(self._handle)
+            self._fs.write(handle, record)
+            every = self._fsync_every
+            if every and self._unsynced + 1 >= every:
+                self._fs.fsync(handle)
                 self._unsynced = 0
             else:
                 self._unsynced += 1
         except OSError as e:
             self._n.io_errors += 1
-            kept = self._undo_write(seg, before, len(record))
+            kept = self._undo_write(seg, before, size)
             raise StoreError(f"packet store: writing seq {seq} to {seg.path} failed ({_describe(e)}); "
                              f"the packet was not stored{kept}; free space or release packets, then retry") from e
-        seg.entries.append(_Entry(seq, t_ns, apid, before, len(data)))
-        seg.size += len(record)
-        self._bytes += len(record)
+        seg.entries.append(_Entry(seq, t_ns, apid, before, n))
+        seg.size = before + size
+        self._bytes += size
         return seq
+
+    def append_batch(self, items: Sequence[tuple[bytes, int, int]]) -> list[int] | None:
+        """Store several packets, (data, t_ns, apid) each, with one write: what append() one by one would
+        store, when that takes nothing but the write (every packet valid, all of them fitting the writable
+        segment and the capacity, and a policy that does not fsync by record count: ON_ROLL or NEVER).
+        Returns their seqs, consecutive. Otherwise returns None having done nothing: append() them one by one.
+
+        Raises StoreError when the write fails: none of them is stored (their seqs are consumed), and the
+        store stays consistent and usable, as after a failed append()."""
+        if self._closed:
+            self._check_open()
+        handle = self._handle
+        if self._fsync_every or not self._writable or handle is None or not items:
+            return None
+        seg = self._segments[-1]
+        first = self._next_seq
+        parts: list[bytes] = []
+        entries: list[_Entry] = []
+        pack, pack_crc, crc32, max_packet = HEADER.pack, CRC.pack, zlib.crc32, self._max_packet
+        before = pos = seg.size
+        seq = first
+        for data, t_ns, apid in items:  # the records made, nothing changed until they all qualify
+            n = len(data)
+            if n > max_packet or not 0 <= apid <= 0xFFFF or not T_MIN <= t_ns <= T_MAX:
+                return None
+            if type(data) is not bytes:
+                data = bytes(data)
+            head = pack(MAGIC, VERSION, 0, apid, n, seq, t_ns)  # encode_record(), inlined
+            parts += (head, data, pack_crc(crc32(data, crc32(head))))
+            entries.append(_Entry(seq, t_ns, apid, pos, n))
+            pos += n + OVERHEAD
+            seq += 1
+        total = pos - before
+        if seq - 1 > MAX_SEQ or pos > self._segment_bytes or self._bytes + total > self._capacity:
+            return None
+        self._next_seq = seq  # consumed even if the write fails
+        try:
+            self._fs.write(handle, b"".join(parts))
+        except OSError as e:
+            self._n.io_errors += 1
+            kept = self._undo_write(seg, before, total)
+            raise StoreError(f"packet store: writing seqs {first}..{seq - 1} to {seg.path} failed ({_describe(e)}); "
+                             f"the packets were not stored{kept}; free space or release packets, then retry") from e
+        self._unsynced += len(items)
+        seg.entries += entries
+        seg.size = pos
+        self._bytes += total
+        return list(range(first, seq))
 
     def _undo_write(self, seg: _Segment, before: int, length: int) -> str:
         """Cut a failed record off the writable segment; if that fails too, seal the segment."""
@@ -629,13 +711,19 @@ class PacketStore:
 
     # ------------------------------------------------------------------ downlink
 
-    def _pending_entries(self) -> Iterator[tuple[_Segment, _Entry]]:
+    def _pending_entries(self, after_seq: int = -1) -> Iterator[tuple[_Segment, _Entry]]:
+        below = max(self._released_below, after_seq + 1)
         for seg in self._segments:
-            for entry in seg.entries[seg.index_of(self._released_below):]:
-                yield seg, entry
+            last = seg.last_seq()
+            if last is None or last < below:
+                continue
+            entries = seg.entries
+            for k in range(seg.index_of(below), len(entries)):  # not a slice: a segment holds thousands
+                yield seg, entries[k]
 
-    def peek(self, max_records: int | None = None, max_bytes: int | None = None) -> list[StoredPacket]:
-        """The oldest unreleased packets, in seq order, without removing them.
+    def peek(self, max_records: int | None = None, max_bytes: int | None = None,
+             after_seq: int = -1) -> list[StoredPacket]:
+        """The oldest unreleased packets with a seq above after_seq, in seq order, without removing them.
 
         At most max_records packets and max_bytes packet bytes (None: no limit). A packet larger
         than max_bytes is not split: size max_bytes to at least the largest packet. Packets are
@@ -644,11 +732,25 @@ class PacketStore:
         self._check_open()
         self.sync()
         picked: list[tuple[_Segment, _Entry]] = []
+        if max_bytes is None:  # by count only: whole runs of a segment's index at a time
+            want = -1 if max_records is None else max(max_records, 0)  # -1: no limit
+            below = max(self._released_below, after_seq + 1)
+            for seg in self._segments:
+                if not want:
+                    break
+                entries = seg.entries
+                if not entries or entries[-1].seq < below:
+                    continue
+                start = seg.index_of(below)
+                end = len(entries) if want < 0 else min(len(entries), start + want)
+                picked += [(seg, entries[k]) for k in range(start, end)]
+                want -= end - start
+            return self._read(picked)
         total = 0
-        for seg, entry in self._pending_entries():
+        for seg, entry in self._pending_entries(after_seq):
             if max_records is not None and len(picked) >= max_records:
                 break
-            if max_bytes is not None and total + entry.length > max_bytes:
+            if total + entry.length > max_bytes:
                 break
             picked.append((seg, entry))
             total += entry.length
@@ -672,6 +774,7 @@ class PacketStore:
         """Read and re-verify the picked records; a record that no longer verifies is counted and dropped."""
         out: list[StoredPacket] = []
         bad: list[tuple[_Segment, _Entry]] = []
+        unpack_header, unpack_crc, crc32 = HEADER.unpack_from, CRC.unpack_from, zlib.crc32
         i = 0
         while i < len(picked):
             seg = picked[i][0]
@@ -686,13 +789,22 @@ class PacketStore:
             except OSError as e:
                 self._n.io_errors += 1
                 raise StoreError(f"packet store: cannot read {seg.path} ({_describe(e)}); retry the peek") from e
-            for _, entry in picked[i:j]:
-                got = _parse_at(buf, entry.offset - start)
-                if got is None or got.seq != entry.seq:
+            view, size = memoryview(buf), len(buf)
+            for k in range(i, j):
+                entry = picked[k][1]
+                # _parse_at(buf, pos), inlined: the whole record there, its magic, version and CRC
+                pos = entry.offset - start
+                body = pos + HEADER.size
+                ok = False
+                if body <= size:
+                    magic, version, _flags, _apid, length, seq, _t = unpack_header(buf, pos)
+                    end = body + length
+                    if magic == MAGIC and version == VERSION and seq == entry.seq and end + CRC.size <= size:
+                        ok = crc32(view[pos:end]) == unpack_crc(buf, end)[0]
+                if not ok:
                     bad.append((seg, entry))
                     continue
-                body = entry.offset - start + HEADER.size
-                out.append(StoredPacket(entry.seq, entry.t_ns, entry.apid, buf[body:body + entry.length]))
+                out.append(_stored(entry.seq, entry.t_ns, entry.apid, buf[body:body + entry.length]))
             i = j
         for seg, entry in bad:
             self._n.corrupt += 1
