@@ -401,7 +401,7 @@ class Board:
         self.clock = TickClock(t_ns)
         self.log(f"{'resuming' if resume else 'starting'} run {run_id} of {sc.name} (seed {sc.seed}) at "
                  f"t = {t_ns / NS:.0f} s" + (f", real time x{speed:g}" if self.realtime else ""))
-        if self.real_payload is not None and self.realtime:
+        if self.real_payload is not None and self.realtime and not self.real_payload.fixed_scale:
             self.real_payload.time_scale = 1.0 / speed
         try:
             fs = FlightStack(buses, self.radio, sc, hardware_from_scenario(sc), state,

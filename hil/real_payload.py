@@ -43,6 +43,7 @@ class RealPayload:
         self.root = Path(sysfs_root)
         self.rail = rail
         self.time_scale = time_scale
+        self.fixed_scale = False  # True: real-time mode keeps time_scale rather than setting 1 / speed
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.job_id: int | None = None

@@ -66,6 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                          "(default: python -m hil.burner --seconds {seconds})")
     fl.add_argument("--payload-rail", default=None, metavar="NAME",
                     help="with --real-payload: the INA3221 rail that is the payload (default: the board's input)")
+    fl.add_argument("--payload-time-scale", type=float, default=None, metavar="X",
+                    help="with --real-payload: a job's process runs at most its remaining work times X wall "
+                         "seconds (default: 1 / speed in real time, 1 in lockstep)")
     fl.add_argument("--sysfs-root", default="/", metavar="DIR",
                     help="where the board's sysfs files are read from (default /; a fake tree for tests)")
     fl.set_defaults(hil_func=run_fly)
@@ -221,11 +224,13 @@ def run_fly(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] |
             from hil.real_payload import DEFAULT_COMMAND, RealPayload
 
             real_payload = RealPayload(args.payload_command or DEFAULT_COMMAND, args.sysfs_root,
-                                       rail=args.payload_rail, log=log)
+                                       rail=args.payload_rail, log=log,
+                                       time_scale=args.payload_time_scale if args.payload_time_scale else 1.0)
+            real_payload.fixed_scale = args.payload_time_scale is not None
             if real_payload.power_w() is None:
                 log(f"--real-payload: no INA3221 rail{' ' + args.payload_rail if args.payload_rail else ''} under "
                     f"{args.sysfs_root}: the host keeps the emulated payload's power")
-        elif args.payload_command is not None or args.payload_rail is not None:
+        elif args.payload_command is not None or args.payload_rail is not None or args.payload_time_scale:
             err.write(f"{prog}: --payload-command and --payload-rail go with --real-payload\n")
             return 2
         board = Board(port, Path(args.state), config=cfg, radio_port=radio_port, radio_config=radio_cfg, log=log,
