@@ -42,7 +42,7 @@ void sk_payload_set_mode(sk_plant *p, int mode)
  * self-consistent solution of
  *   P = P_cmd (1 - (T_node + R_j P - T_throttle) / (T_shutdown - T_throttle))
  * rather than a lagged feedback (which oscillates when R_j P_cmd exceeds the span) */
-double sk_payload_demand_w(sk_plant *p)
+static double model_demand_w(sk_plant *p)
 {
     const sk_payload_cfg *pc = &p->cfg.payload;
     sk_state *s = &p->s;
@@ -64,6 +64,25 @@ double sk_payload_demand_w(sk_plant *p)
     return capped;
 }
 
+/* the demand the plant draws: the model's, or, while an override is set, the
+ * power measured on a real payload (the model still runs, for the job's work) */
+double sk_payload_demand_w(sk_plant *p)
+{
+    double w = model_demand_w(p);
+    p->payload_model_w = w;
+    if (p->payload_override_on && p->cfg.payload.present) return p->payload_override_w;
+    return w;
+}
+
+int sk_payload_power_override(sk_plant *p, int on, double w)
+{
+    if (!p) return SK_ERR_ARG;
+    if (on && !(w >= 0.0 && w <= 1e6)) return SK_ERR_ARG;   /* also rejects NaN */
+    p->payload_override_on = on ? 1 : 0;
+    p->payload_override_w = on ? w : 0.0;
+    return SK_OK;
+}
+
 void sk_payload_step(sk_plant *p, double dt)
 {
     const sk_payload_cfg *pc = &p->cfg.payload;
@@ -72,6 +91,9 @@ void sk_payload_step(sk_plant *p, double dt)
     double w = s->load_power_w[pc->load];
     s->payload_power_w = w;
     s->payload_die_c = s->node_temp_k[pc->node] - 273.15 + pc->junction_k_per_w * w;
+    /* with the power overridden, the job's work and the throttle follow the model's power: the heat and
+     * the bus load are the measured ones */
+    if (p->payload_override_on) w = s->load_on[pc->load] != 0.0 ? p->payload_model_w : 0.0;
     int stuck = s->fault_payload_stuck_max != 0.0;
     /* throttled: drawing measurably less than the mode asks (not a rounding difference) */
     s->payload_throttle = !stuck && p->payload_cmd_w > 0.0 && w < p->payload_cmd_w * (1.0 - 1e-9)

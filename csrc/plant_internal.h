@@ -99,6 +99,9 @@ struct sk_plant {
     /* payload internal */
     int payload_latched_off;
     double payload_cmd_w;       /* power the commanded mode asks for, before throttling */
+    double payload_model_w;     /* the model's demand at the last substep (with or without an override) */
+    int payload_override_on;    /* sk_payload_power_override: the demand is payload_override_w */
+    double payload_override_w;
     int64_t uv_trip_ns;         /* when the undervoltage protection last tripped */
     double cells_parallel;      /* the parallel count the derived battery terms were made for */
 };

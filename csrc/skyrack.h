@@ -279,6 +279,12 @@ int sk_bus_read_many(sk_plant *p, int n, const int *bus, const int *addr, const 
  * engineering units, or bit mask; reg: register for stuck and bit flips */
 int sk_device_fault(sk_plant *p, int bus, int addr, int kind, int reg, double value);
 
+/* replace the payload's electrical demand (while its load is switched on) by w watts, for example the
+ * power measured on a real payload; on = 0 returns to the model. The model keeps running for the job's
+ * work and the throttle; the bus load, the energy counters and the payload node's heating use w.
+ * SK_ERR_ARG for a NULL plant or w not in 0 .. 1e6. Off after sk_plant_configure. */
+int sk_payload_power_override(sk_plant *p, int on, double w);
+
 /* pure helpers, exported for the oracle tests */
 void sk_sun_eci(double jd_utc, double out_unit[3], double *dist_km);
 double sk_illumination(const double r_km[3], const double sun_unit[3], double sun_dist_km);

@@ -82,6 +82,7 @@ class Emulator:
         self._slots = native.state_slots()
         self._last_down_bits = 0.0
         self._last_up_bits = 0.0
+        self._payload_override: float | None = None
 
     # ------------------------------------------------------------------ time
     @property
@@ -187,6 +188,28 @@ class Emulator:
     @staticmethod
     def _unknown(what: str, name: str, known: list[str]) -> None:
         raise ValueError(f"no {what} named {name!r} (known: {', '.join(known) or 'none'})")
+
+    # ------------------------------------------------------------------ real payload
+    @property
+    def payload_power_override(self) -> float | None:
+        """The payload power set by `set_payload_power_override`, or None (the model's)."""
+        return self._payload_override
+
+    def set_payload_power_override(self, watts: float | None) -> None:
+        """Replace the emulated payload's electrical draw (while its load is switched on) by `watts`, for
+        example the power measured on a real payload (HIL real-payload mode), from the next substep on: the
+        bus load, the battery, the energy counters and the payload node's heating follow it; the payload
+        model still runs the job's work and throttling at its commanded mode. None returns to the model
+        (the default)."""
+        if watts is not None:
+            if self.scenario.payload is None:
+                raise ValueError("this scenario has no payload")
+            w = float(watts)
+            if not 0.0 <= w <= 1e6:
+                raise ValueError(f"payload power override must be in 0 .. 1e6 W, got {watts!r}")
+            watts = w
+        self._plant.payload_power_override(watts)
+        self._payload_override = watts
 
     def _apply_due_faults(self) -> None:
         while self._faults and self._faults[0][0] <= self.t_ns:

@@ -320,6 +320,13 @@ class Plant:
     def device_fault(self, bus: int, addr: int, kind: int, reg: int, value: float) -> None:
         _check(lib.sk_device_fault(self._p, bus, addr, kind, reg, value), f"fault on 0x{addr:02x}")
 
+    def payload_power_override(self, watts: float | None) -> None:
+        """sk_payload_power_override: the payload draws `watts` while switched on; None returns to the model."""
+        if watts is None:
+            _check(lib.sk_payload_power_override(self._p, 0, 0.0), "payload power override")
+        else:
+            _check(lib.sk_payload_power_override(self._p, 1, float(watts)), f"payload power override {watts!r} W")
+
     def set_field(self, name: str, value: float, index: int | None = None) -> None:
         """Write one state field (plant inputs and injected plant faults)."""
         if index is None:

@@ -16,4 +16,13 @@ Lockstep HIL, above the link:
 - `hil.host`: `hil serve`, the emulator served to the board tick by tick.
 - `hil.board`: the board's link-backed Bus (with RegisterBatch), Radio and Clock.
 - `hil.fly`: `hil fly`, the board's loop around the flight software.
+
+Real time and real payload:
+
+- `hil.timesync`: the board's clock in real-time mode, synchronized to the host's simulated time (NTP-style).
+- `hil.host` / `hil.fly` / `hil.board`: real-time mode's paced host loop, the board's own-clock loop, and its
+  on-demand bus round trips that time out as bus faults (`RealtimeBuses`).
+- `hil.real_payload`: jobs as processes on the board and its measured power (INA3221) for the host.
+- `hil.burner`: the default payload process, a matrix-multiply loop.
+- `hil.board_adapters`: what the board's sysfs says (Pi temperature and throttling, Jetson rails, GPU, mode).
 """

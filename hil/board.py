@@ -8,6 +8,9 @@ backed by the link to the host (see `hil.lockstep` for the session).
 - `LinkRadio`: contact state and downlink rate as the host last reported (RADIO_STATE); frames out through a
   callback (RADIO_TM); uplinked frames (RADIO_TC) held until `receive`.
 - `TickClock`: simulated time, set from each TICK.
+- `RealtimeBuses`: real-time mode's buses: every `read_registers` call and every transfer is one round trip
+  (no pushed poll); a round trip that times out (`LinkTimeoutError` from `exchange`) fails as a bus fault would:
+  the reads come back None, a transfer raises BusError, and the drivers' fault handling takes over.
 
 No I/O here: `exchange` (one round trip) and the frame callback are given by the loop that owns the link
 (`hil.fly`).
@@ -23,13 +26,17 @@ from flight.interfaces import BusError
 from hil.lockstep import PollGroup
 from hil.messages import BusResult, BusStatus, BusTransfer, TransferResult
 
-__all__ = ["BoardBuses", "DivergedError", "LinkBus", "LinkRadio", "TickClock"]
+__all__ = ["BoardBuses", "DivergedError", "LinkBus", "LinkRadio", "LinkTimeoutError", "RealtimeBuses", "TickClock"]
 
 Exchange = Callable[[tuple[BusTransfer, ...]], tuple[TransferResult, ...]]
 
 
 class DivergedError(Exception):
     """The board did not use the pushed poll as declared: the emulator's reads no longer match a SIL run."""
+
+
+class LinkTimeoutError(Exception):
+    """No answer over the link in time (real-time mode): the transfer failed."""
 
 
 class TickClock(SimClock):
@@ -39,7 +46,7 @@ class TickClock(SimClock):
 class LinkBus:
     """One I2C bus of the emulator, over the link (flight.interfaces Bus and RegisterBatch)."""
 
-    def __init__(self, owner: BoardBuses, number: int) -> None:
+    def __init__(self, owner: BoardBuses | RealtimeBuses, number: int) -> None:
         self.owner = owner
         self.number = number
 
@@ -148,6 +155,53 @@ class BoardBuses:
             raise BusError(addr, f"write of {len(data)} octets (at most 255 over the link)")
         self.round_trips += 1
         (r,) = self.exchange((BusTransfer.raw(addr, data, read_len, bus=bus),))
+        if r.status == BusStatus.OK:
+            return r.data()
+        if r.status == BusStatus.NACK:
+            raise BusError(addr, "no acknowledge (NACK)")
+        raise BusError(addr, "transfer rejected by the device")
+
+
+def _check_transfer(addr: int, write: bytes, read_len: int) -> bytes:
+    if not isinstance(addr, int) or not 0 <= addr <= 0x7F:
+        raise BusError(int(addr) if isinstance(addr, int) else -1, "address out of the 7-bit range")
+    if not isinstance(read_len, int) or isinstance(read_len, bool) or not 0 <= read_len <= 255:
+        raise BusError(addr, f"read length must be an integer in 0..255, got {read_len!r}")
+    data = bytes(write)
+    if len(data) > 255:
+        raise BusError(addr, f"write of {len(data)} octets (at most 255 over the link)")
+    return data
+
+
+class RealtimeBuses:
+    """The board's buses in real-time mode (see the module docstring)."""
+
+    def __init__(self, exchange: Exchange, count: int = 4) -> None:
+        self.exchange = exchange
+        self.buses = [LinkBus(self, k) for k in range(count)]
+        self.round_trips = 0
+        self.timeouts = 0
+
+    def read_registers(self, bus: int, ops: Sequence[tuple[int, int, int]]) -> list[int | None]:
+        for _, _, width in ops:
+            if width not in (1, 2):
+                raise ValueError(f"register width must be 1 or 2 octets, got {width}")
+        self.round_trips += 1
+        try:
+            results = self.exchange(tuple(BusTransfer.read(int(a), int(r), int(w), 1, bus=bus) for a, r, w in ops))
+        except LinkTimeoutError:
+            self.timeouts += 1
+            return [None] * len(ops)
+        return [_word(x) for x in results]
+
+    def transfer(self, bus: int, addr: int, write: bytes, read_len: int) -> bytes:
+        data = _check_transfer(addr, write, read_len)
+        self.round_trips += 1
+        try:
+            (r,) = self.exchange((BusTransfer.raw(addr, data, read_len, bus=bus),))
+        except LinkTimeoutError:
+            self.timeouts += 1
+            raise BusError(addr, "no answer over the link in time") from None
         if r.status == BusStatus.OK:
             return r.data()
         if r.status == BusStatus.NACK:

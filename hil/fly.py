@@ -17,6 +17,16 @@ What the board survives:
   silent, and fault management would take it to SAFE mode; that is the real-time mode's business.)
 - A version mismatch: the link (or the SETUP check) reports it in one line; the board keeps waiting for a
   host of its own version.
+
+Real-time mode (SETUP mode "realtime", `hil serve --realtime`): the board runs its executive from its own
+clock (`hil.timesync.SyncedClock`), synchronized to the host's simulated time by TIME exchanges; its bus
+transfers are on-demand BUS_BATCH_T round trips with a timeout (`hil.board.RealtimeBuses`); after each tick it
+sends TICK_DONE with its figures (clock offset and jitter among them) and does not wait for the host. When
+the link is slow or gone, bus transfers time out (or fail at once while the host has been silent for
+`link_down_s`) and the flight software's fault management does what it does with silent sensors.
+
+Real-payload mode (`hil fly --real-payload`, `hil.real_payload`): the flight software's jobs also run as
+processes on the board, and the board's measured power goes to the host in each TICK_DONE (`payload_mw`).
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hil.board import BoardBuses, DivergedError, LinkRadio, TickClock
+from hil.board import BoardBuses, DivergedError, LinkRadio, LinkTimeoutError, RealtimeBuses, TickClock
 from hil.board_adapters import BoardHealth
 from hil.link import Link, LinkConfig, LinkState, Message
 from hil.lockstep import LOCKSTEP_VERSION, DocAssembler, LockstepError, doc_parts, groups_to_transfers
@@ -50,9 +60,13 @@ from hil.messages import (
     Role,
     Tick,
     TickDone,
+    TimedBusBatch,
+    TimeSync,
     TransferResult,
 )
 from hil.pump import LinkPump, service_all
+from hil.real_payload import RealPayload
+from hil.timesync import SyncedClock
 from hil.transport import Port
 
 if TYPE_CHECKING:
@@ -89,8 +103,12 @@ class Board:
     def __init__(self, port: Port, state_dir: Path, *, config: LinkConfig | None = None,
                  radio_port: Port | None = None, radio_config: LinkConfig | None = None,
                  log: Callable[[str], None] = lambda _: None, once: bool = False, hold_after_s: float = 5.0,
-                 connect_timeout_s: float | None = None, sysfs_root: str | Path = "/") -> None:
-        caps = Capability.LOCKSTEP | Capability.POLL_PUSH | (Capability.RADIO_PORT if radio_port else Capability.NONE)
+                 connect_timeout_s: float | None = None, sysfs_root: str | Path = "/",
+                 real_payload: RealPayload | None = None, bus_timeout_s: float = 0.25, sync_interval_s: float = 0.25,
+                 link_down_s: float = 1.5) -> None:
+        caps = (Capability.LOCKSTEP | Capability.POLL_PUSH | Capability.REALTIME
+                | (Capability.RADIO_PORT if radio_port else Capability.NONE)
+                | (Capability.REAL_PAYLOAD if real_payload is not None else Capability.NONE))
         self.link = Link(Role.BOARD, config or LinkConfig(), software=SOFTWARE, capabilities=caps)
         self.pump = LinkPump(self.link, port)
         self.radio_pump: LinkPump | None = None
@@ -121,6 +139,20 @@ class Board:
         self._next_job = 0
         self._holding = False
         self._failure_logged: str | None = None
+        # real-time mode
+        self.real_payload = real_payload
+        self.bus_timeout_ns = int(bus_timeout_s * NS)
+        self.sync_interval_ns = int(sync_interval_s * NS)
+        self.link_down_ns = int(link_down_s * NS)
+        self.realtime = False  # the run set up is a real-time one
+        self.rt_running = False  # ... and its clock runs (after BOOTED)
+        self.sync_clock = SyncedClock()
+        self.rt_io: RealtimeBuses | None = None
+        self._sync_id = 0
+        self._sync_sent: dict[int, int] = {}
+        self._next_sync_local = 0
+        self._rt_late_max_ns = 0
+        self._rt_skipped_reports = 0
 
     # ------------------------------------------------------------------ loop
 
@@ -139,10 +171,18 @@ class Board:
             if self.backlog:
                 self._handle(self.backlog.popleft())
                 continue
-            for m in self._service(0.2):
-                self.backlog.append(m)
+            wait_s = self._rt_step() if self.rt_running and self.stack is not None else 0.2
+            for m in self._service(wait_s):
+                self._triage(m)
             self._check_silence()
         return 0
+
+    def _triage(self, m: Message) -> None:
+        """A message just received: a TIME reply is used at once (its arrival time matters), others queue."""
+        if m.kind == Kind.TIME:
+            self._on_time(m)
+        else:
+            self.backlog.append(m)
 
     def _service(self, timeout_s: float) -> list[Message]:
         """Service the links; radio-link messages are handled here, control-link ones returned."""
@@ -154,6 +194,16 @@ class Board:
 
     def _check_silence(self) -> None:
         if self.stack is None:
+            return
+        if self.realtime:
+            silent = self.link.silent_ns(self.sync_clock.local_ns())
+            down = silent is not None and silent > self.hold_after_ns
+            if silent is not None and down and not self._holding:
+                self.log(f"no word from the host for {silent / NS:.0f} s: flying on the board's clock at t = "
+                         f"{self.sync_clock.now_ns() / NS:.0f} s (bus transfers fail until the link is back)")
+            elif self._holding and not down:
+                self.log(f"the host answers again at t = {self.sync_clock.now_ns() / NS:.0f} s")
+            self._holding = down
             return
         silent = self.link.silent_ns(time.monotonic_ns())
         if silent is not None and silent > self.hold_after_ns and not self._holding:
@@ -195,7 +245,14 @@ class Board:
         elif m.kind == Kind.RADIO_TC:
             self._take_tc(m.payload)
         elif isinstance(body, Tick):
+            if self.realtime:
+                self._error(ErrorCode.PROTOCOL, "TICK in a real-time run")
+                return
             self._tick(body)
+        elif isinstance(body, TimeSync):
+            self._on_time(m)
+        elif isinstance(body, BusResult) and self.realtime:
+            pass  # the late answer to a batch the board gave up on
         else:
             self._error(ErrorCode.PROTOCOL, f"unexpected {_kind_name(m.kind)} message from the host")
 
@@ -230,6 +287,9 @@ class Board:
             return
         self.log(f"{why}: the run stops at t = {fs.ex.next_tick_ns / NS:.0f} s")
         self.stack = None
+        self.rt_running = False
+        if self.real_payload is not None:
+            self.real_payload.stop()
         if self.io is not None:
             self.io.abandon()
         try:
@@ -301,6 +361,12 @@ class Board:
             make_policy(policy)
             t_ns = int(obj["t_ns"])
             run_id = str(obj["run_id"])
+            mode = str(obj.get("mode", "lockstep"))
+            speed = float(obj.get("speed", 1.0))
+            if mode not in ("lockstep", "realtime"):
+                raise ValueError(f"unknown mode {mode!r}")
+            if mode == "realtime":
+                self.sync_clock = SyncedClock(speed)
         except (ScenarioError, KeyError, TypeError, ValueError) as exc:
             self._error(ErrorCode.BAD_MESSAGE, f"SETUP rejected: {exc}")
             return
@@ -320,12 +386,25 @@ class Board:
                 f.write(str(obj["key"]))
         self.radio = LinkRadio(self._send_tm)
         self.radio.set_state(*self._radio_state)
-        self.io = BoardBuses(self._exchange, failed_key=self._failed_key)
+        self.realtime = mode == "realtime"
+        self.rt_running = False
+        buses: list[Any]
+        if self.realtime:
+            self.io = None
+            self.rt_io = RealtimeBuses(self._rt_exchange)
+            buses = list(self.rt_io.buses)
+            self._rt_late_max_ns = 0
+        else:
+            self.rt_io = None
+            self.io = BoardBuses(self._exchange, failed_key=self._failed_key)
+            buses = list(self.io.buses)
         self.clock = TickClock(t_ns)
         self.log(f"{'resuming' if resume else 'starting'} run {run_id} of {sc.name} (seed {sc.seed}) at "
-                 f"t = {t_ns / NS:.0f} s")
+                 f"t = {t_ns / NS:.0f} s" + (f", real time x{speed:g}" if self.realtime else ""))
+        if self.real_payload is not None and self.realtime and not self.real_payload.fixed_scale:
+            self.real_payload.time_scale = 1.0 / speed
         try:
-            fs = FlightStack(self.io.buses, self.radio, sc, hardware_from_scenario(sc), state,
+            fs = FlightStack(buses, self.radio, sc, hardware_from_scenario(sc), state,
                              FsyncPolicy.ON_ROLL, t_ns, key_path, policy)
         except _SessionLost:
             return
@@ -343,6 +422,11 @@ class Board:
         self._holding = False
         for part in doc_parts(DocType.BOOTED, {"t_ns": fs.ex.next_tick_ns, "boot": len(self.boots)}):
             self.link.send_message(part)
+        if self.realtime:
+            self.sync_clock.start(fs.ex.next_tick_ns)
+            self._sync_sent.clear()
+            self._next_sync_local = self.sync_clock.local_ns()
+            self.rt_running = True
 
     def _tick(self, tick: Tick) -> None:
         from flight.clock import stopwatch_ns
@@ -383,8 +467,19 @@ class Board:
             self.link.send_message(PollList(io.declare(nxt), groups_to_transfers(nxt)))
         self.ticks += 1
         stats = (("step_ns", took), ("overruns", sum(s.overruns for s in fs.ex.stats.values())),
-                 ("radio_tm", radio.frames_sent))
+                 ("radio_tm", radio.frames_sent), *self._payload_stats(fs))
         self.link.send_message(TickDone(tick.tick, stats))
+
+    def _payload_stats(self, fs: FlightStack) -> tuple[tuple[str, int], ...]:
+        """Real-payload mode, after a tick: the running job's process follows the flight software's job, and
+        the measured power goes to the host."""
+        rp = self.real_payload
+        if rp is None:
+            return ()
+        pm = fs.payload
+        running = pm.running if pm is not None else None
+        rp.sync(None if running is None else (running.job.job_id, running.job.work_s - running.done_s))
+        return (("payload_mw", rp.power_mw()), ("payload_jobs", rp.jobs_started))
 
     def _end(self, obj: dict[str, Any]) -> None:
         fs = self.stack
@@ -394,6 +489,9 @@ class Board:
         report = self.report(int(obj.get("t_end_ns", fs.ex.next_tick_ns)))
         fs.store.close()
         self.stack = None
+        self.rt_running = False
+        if self.real_payload is not None:
+            self.real_payload.stop()
         for part in doc_parts(DocType.REPORT, report):
             self.link.send_message(part)
         self.log(f"run over at t = {fs.ex.next_tick_ns / NS:.0f} s after {self.ticks} ticks")
@@ -424,8 +522,139 @@ class Board:
             "jobs_completed": sched.completed if sched is not None else 0,
             "work_lost_s": sum(st.lost_s for st in sched.jobs.values()) if sched is not None else 0.0,
             "poll_pushed_groups": self.io.pushed_groups if self.io is not None else 0,
-            "bus_round_trips": self.io.round_trips if self.io is not None else 0,
+            "bus_round_trips": self.io.round_trips if self.io is not None else
+            self.rt_io.round_trips if self.rt_io is not None else 0,
+            **({"realtime": self._rt_report()} if self.realtime else {}),
+            **({"real_payload": {"jobs_started": self.real_payload.jobs_started,
+                                 "last_power_w": self.real_payload.last_power_w}}
+               if self.real_payload is not None else {}),
         }
+
+    # ------------------------------------------------------------------ real-time mode
+
+    def _link_up(self, local_ns: int) -> bool:
+        if self.link.state is not LinkState.ESTABLISHED:
+            return False
+        silent = self.link.silent_ns(local_ns)
+        return silent is None or silent <= self.link_down_ns
+
+    def _send_sync(self, local_ns: int) -> None:
+        """A TIME request (not while the link is down: it would only queue). The first few come quickly."""
+        self._sync_id = (self._sync_id + 1) % (1 << 32)
+        fast = self.sync_clock.stats.samples < 4
+        self._next_sync_local = local_ns + (self.sync_interval_ns // 10 if fast else self.sync_interval_ns)
+        if not self._link_up(local_ns):
+            return
+        if len(self._sync_sent) > 16:  # requests lost with a session: forget the oldest
+            for k in sorted(self._sync_sent)[:-8]:
+                del self._sync_sent[k]
+        self._sync_sent[self._sync_id] = local_ns
+        self.link.send_message(TimeSync(0, self._sync_id, local_ns))
+
+    def _on_time(self, m: Message) -> None:
+        t4 = self.sync_clock.local_ns()
+        try:
+            body = TimeSync.decode(m.payload)
+        except MessageError as exc:
+            self._error(ErrorCode.BAD_MESSAGE, str(exc))
+            return
+        t1 = self._sync_sent.pop(body.id, None)
+        if body.phase != 1 or t1 is None or t1 != body.t_board_ns or not self.rt_running:
+            return
+        self.sync_clock.sample(t1, body.t_host_ns, t4)
+
+    def _rt_step(self) -> float:
+        """Run what is due (a TIME request, one executive tick); returns how long the loop may wait (s)."""
+        fs, clock = self.stack, self.sync_clock
+        assert fs is not None
+        local = clock.local_ns()
+        if local >= self._next_sync_local:
+            self._send_sync(local)
+        if clock.now_ns() >= fs.ex.next_tick_ns:
+            self._rt_tick(fs, fs.ex.next_tick_ns)
+            return 0.0
+        wait_ns = min(clock.wall_ns_until(fs.ex.next_tick_ns), max(0, self._next_sync_local - clock.local_ns()))
+        return min(wait_ns / NS, 0.2)
+
+    def _rt_tick(self, fs: FlightStack, t: int) -> None:
+        from flight.clock import stopwatch_ns
+        from skyrack.sil import job_spec
+
+        clock = self.sync_clock
+        self._rt_late_max_ns = max(self._rt_late_max_ns, clock.now_ns() - t)
+        try:
+            while self._next_job < len(self._jobs) and self._jobs[self._next_job].release_s * NS <= t:
+                if fs.scheduler is not None:
+                    fs.scheduler.submit(t, job_spec(self._jobs[self._next_job]))
+                self._next_job += 1
+            self.clock.set(t)
+            start = stopwatch_ns()
+            fs.ex.tick(t)
+            took = stopwatch_ns() - start
+        except _SessionLost:
+            return
+        k = self.ticks % (1 << 32)
+        self.ticks += 1
+        payload = self._payload_stats(fs)
+        if not self._link_up(clock.local_ns()):
+            self._rt_skipped_reports += 1  # it would only queue behind a dead link
+            return
+        st = clock.stats
+        io = self.rt_io
+        stats = (("step_ns", took), ("overruns", sum(s.overruns for s in fs.ex.stats.values())),
+                 ("radio_tm", self.radio.frames_sent if self.radio is not None else 0),
+                 ("clock_offset_ns", st.offset_ns), ("clock_offset_max_ns", st.offset_max_ns),
+                 ("clock_jitter_ns", st.jitter_ns), ("clock_rtt_ns", st.rtt_ns), ("clock_samples", st.samples),
+                 ("bus_timeouts", io.timeouts if io is not None else 0), ("late_max_ns", self._rt_late_max_ns),
+                 *payload)
+        self.link.send_message(TickDone(k, stats))
+
+    def _rt_exchange(self, transfers: tuple[BusTransfer, ...]) -> tuple[TransferResult, ...]:
+        """One BUS_BATCH_T round trip, given up after the bus timeout (LinkTimeoutError); at once while the link is
+        down. During boot (before the clock runs) the timeout is longer and there is no deadline."""
+        clock = self.sync_clock
+        local = clock.local_ns()
+        if not self._link_up(local):
+            raise LinkTimeoutError
+        self._batch_id = (self._batch_id + 1) % 0x10000
+        timeout = self.bus_timeout_ns if self.rt_running else max(self.bus_timeout_ns, 5 * NS)
+        deadline = clock.now_ns() + int(timeout * clock.speed) if self.rt_running else (1 << 63) - 1
+        self.link.send_message(TimedBusBatch(deadline, BusBatch(self._batch_id, transfers)))
+        t_end = local + timeout
+        while True:
+            left = t_end - clock.local_ns()
+            if left <= 0:
+                raise LinkTimeoutError
+            got = self._service(min(left / NS, 0.05))
+            for k, m in enumerate(got):
+                if m.kind == Kind.BUS_RESULT:
+                    try:
+                        r = BusResult.decode(m.payload)
+                    except MessageError:
+                        continue
+                    if r.batch_id == self._batch_id and len(r.results) == len(transfers):
+                        for rest in got[k + 1:]:
+                            self._triage(rest)
+                        return r.results
+                    continue  # the late answer to a batch given up on
+                if m.kind in (Kind.HELLO, Kind.ERROR):
+                    self.backlog.extend(got[k:])
+                    raise _SessionLost
+                if m.kind in (Kind.RADIO_STATE, Kind.RADIO_TC):
+                    self._handle(m)
+                else:
+                    self._triage(m)
+
+    def _rt_report(self) -> dict[str, Any]:
+        st = self.sync_clock.stats
+        io = self.rt_io
+        return {"speed": self.sync_clock.speed, "clock_samples": st.samples,
+                "clock_offset_ms": st.offset_ns / 1e6, "clock_offset_max_ms": st.offset_max_ns / 1e6,
+                "clock_jitter_ms": st.jitter_ns / 1e6, "clock_rtt_ms": st.rtt_ns / 1e6,
+                "clock_rtt_min_ms": st.rtt_min_ns / 1e6, "clock_steps": st.steps,
+                "bus_timeouts": io.timeouts if io is not None else 0,
+                "tick_late_max_ms": self._rt_late_max_ns / 1e6, "reports_skipped": self._rt_skipped_reports,
+                "ticks": self.ticks}
 
     @property
     def established(self) -> bool:

@@ -6,6 +6,15 @@ frames until TICK_DONE; then the next tick. Uplinks, ground reception and the lo
 and so are the outputs (downlink.cadu, summary.json, timeline.log, timeseries.csv): with the same scenario
 and seed the downlink capture is byte-identical to a SIL run. The summary's flight-side counts come from the
 board's REPORT at the end of the run; `hil` in the summary holds the link figures.
+
+Real-time mode (`run(..., speed=S)`, `hil serve --realtime [--speed S]`): simulated time is the host's wall
+clock times S from the board's boot on (`flight.clock.PacedClock`); the host advances the emulator to it in
+small steps on its own, answers the board's bus batches at the present simulated time (none after its
+deadline: the board has given up on it), answers TIME requests with its simulated time, and takes the board's
+per-tick TICK_DONE as figures (nothing waits on it). Not byte-identical to a SIL run (see docs/hil.md).
+
+Real-payload boards send their measured power in TICK_DONE (`payload_mw`); the host puts it in place of the
+emulated payload's draw (`Emulator.set_payload_power_override`), in either mode.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from flight.clock import PacedClock
 from hil.link import Link, LinkConfig, LinkState, Message
 from hil.lockstep import LOCKSTEP_VERSION, DocAssembler, LockstepError, PollGroup, doc_parts, transfers_to_groups
 from hil.messages import (
@@ -39,6 +49,8 @@ from hil.messages import (
     Role,
     Tick,
     TickDone,
+    TimedBusBatch,
+    TimeSync,
     TransferResult,
 )
 from hil.pump import LinkPump, service_all
@@ -82,7 +94,7 @@ class Host:
                  radio_config: LinkConfig | None = None, timeout_s: float = 30.0, port_name: str = "the port",
                  log: Callable[[str], None] = lambda _: None) -> None:
         self.link = Link(Role.HOST, config or LinkConfig(), software=SOFTWARE,
-                         capabilities=Capability.LOCKSTEP | Capability.POLL_PUSH
+                         capabilities=Capability.LOCKSTEP | Capability.POLL_PUSH | Capability.REALTIME
                          | (Capability.RADIO_PORT if radio_port is not None else Capability.NONE))
         self.pump = LinkPump(self.link, port)
         self.radio_pump: LinkPump | None = None
@@ -116,6 +128,14 @@ class Host:
         self.overruns = 0
         self.bus_batches = 0
         self._radio_sent: tuple[bool, float] | None = None
+        # real-time mode
+        self.speed: float | None = None  # set: the run is a real-time one
+        self.paced: PacedClock | None = None  # simulated time, from the board's boot on
+        self._pending_uplinks: list[tuple[int, bytes]] = []
+        self._end_ns = 0
+        self.rt = RealtimeFigures()
+        self.payload_power_w: float | None = None  # the last power a real-payload board measured
+        self.payload_samples = 0
 
     # ------------------------------------------------------------------ link
 
@@ -174,6 +194,10 @@ class Host:
         elif m.kind == Kind.ERROR and m.local:
             raise LockstepError(f"radio link: {ErrorMsg.decode(m.payload).text}")
 
+    def now_ns(self) -> int:
+        """The host's simulated time: the paced clock in a real-time run, else the tick being run."""
+        return self.paced.now_ns() if self.paced is not None else self.t_ns
+
     def _handle(self, m: Message) -> None:
         if m.kind == Kind.RADIO_TM:
             self.emu.radio.send(m.payload)
@@ -192,6 +216,20 @@ class Host:
         elif isinstance(body, BusBatch):
             self.bus_batches += 1
             self.link.send_message(BusResult(body.batch_id, self._perform(body.transfers)))
+        elif isinstance(body, TimedBusBatch):
+            self.bus_batches += 1
+            batch = body.batch
+            if self.paced is not None:
+                self._rt_advance(min(self.paced.now_ns(), self._end_ns))
+            if self.paced is not None and self.emu.t_ns > body.deadline_ns:
+                self.rt.batches_expired += 1
+                results = tuple(TransferResult(BusStatus.ERROR, (), t.width) for t in batch.transfers)
+            else:
+                results = self._perform(batch.transfers)
+            self.link.send_message(BusResult(batch.batch_id, results))
+        elif isinstance(body, TimeSync):
+            if body.phase == 0:
+                self.link.send_message(TimeSync(1, body.id, body.t_board_ns, self.now_ns()))
         elif isinstance(body, PollList):
             self.poll = transfers_to_groups(body.groups)
             self.poll_id = body.list_id
@@ -201,14 +239,95 @@ class Host:
                 doc, obj = done
                 if doc is DocType.BOOTED:
                     self.booted = obj
+                    if self.speed is not None:  # simulated time runs from the board's boot on
+                        self.paced = PacedClock(self.speed, int(obj["t_ns"]))
                 elif doc is DocType.REPORT:
                     self.report = obj
                 else:
                     raise LockstepError(f"unexpected DOC {doc.name} from the board")
         elif isinstance(body, TickDone):
             self.done = body
+            self._board_power(body)
+            if self.speed is not None:
+                self._rt_done(body)
         else:
             raise LockstepError(f"unexpected {_kind_name(m.kind)} message from the board")
+
+    def _board_power(self, done: TickDone) -> None:
+        """A real-payload board's measured power replaces the emulated payload's draw."""
+        mw = done.stat("payload_mw")
+        if mw is None or mw < 0 or self.emu is None or self.emu.scenario.payload is None:
+            return
+        self.payload_power_w = mw / 1000.0
+        self.payload_samples += 1
+        self.emu.set_payload_power_override(self.payload_power_w)
+
+    # ------------------------------------------------------------------ real time
+
+    def _rt_done(self, done: TickDone) -> None:
+        took = done.stat("step_ns") or 0
+        self.ticks += 1
+        self.step_ns_total += took
+        self.step_ns_max = max(self.step_ns_max, took)
+        self.overruns = done.stat("overruns") or self.overruns
+        self.last_tick_wall = time.monotonic()
+        if self.first_tick_wall is None:
+            self.first_tick_wall = self.last_tick_wall
+            self._frames_at_first_tick = (self.link.stats.frames_sent, self.link.stats.frames_received)
+        self.rt.take(done)
+
+    def _rt_advance(self, t_ns: int) -> None:
+        """Uplinks due, the emulator to t_ns (never back), the radio's news to the board."""
+        emu = self.emu
+        if t_ns <= emu.t_ns:
+            return
+        while self._pending_uplinks and self._pending_uplinks[0][0] <= t_ns:
+            emu.radio.uplink(self._pending_uplinks.pop(0)[1])
+        emu.advance(t_ns - emu.t_ns)
+        self.t_ns = t_ns
+        tcs = emu.radio.receive()
+        tc_link = self.radio_pump.link if self.radio_pump is not None else self.link
+        for frame in tcs:
+            tc_link.send(Kind.RADIO_TC, frame)
+            self.tc_sent += 1
+        self._send_radio_state(force=bool(tcs) and self.radio_pump is not None)
+
+    def _run_realtime(self, setup: dict[str, Any], observe: Callable[[int], None],
+                      progress: Callable[[float], None] | None) -> None:
+        """The real-time loop (see the module docstring), to self._end_ns."""
+        assert self.board is not None and self.speed is not None
+        if not self.board.capabilities & Capability.REALTIME:
+            raise LockstepError(f"the board ({self.board.software or 'unknown software'}) does not offer "
+                                "real-time mode; run `skyrack hil fly` of this release on it")
+        end_ns = self._end_ns
+        self.setup(setup, 0)
+        wall0, sim0 = time.monotonic_ns(), self.now_ns()
+        next_progress = 0
+        step_s = min(0.01, 0.5 / self.speed)  # the emulator moves in steps of at most 0.5 s simulated
+        while True:
+            assert self.paced is not None
+            now = self.paced.now_ns()
+            self.rt.step_max_ns = max(self.rt.step_max_ns, min(now, end_ns) - self.emu.t_ns)
+            self._rt_advance(min(now, end_ns))
+            observe(self.emu.t_ns)
+            if progress is not None and self.emu.t_ns >= next_progress:
+                progress(self.emu.t_ns / NS)
+                next_progress += 10 * NS
+            if now >= end_ns:
+                self.rt.paced_wall_ns, self.rt.paced_sim_ns = time.monotonic_ns() - wall0, now - sim0
+                break
+            got = service_all(self.pumps, min(step_s, self.paced.wall_ns_until(end_ns) / NS))
+            if self.radio_pump is not None:
+                for m in got[1]:
+                    self._handle_radio(m)
+            for m in got[0]:
+                self._handle(m)
+            self._silent_check(f"at t = {self.emu.t_ns / NS:.0f} s")
+            if self.board_restarted:
+                self.board_restarted = False
+                t = -(-self.emu.t_ns // NS) * NS  # the next whole second
+                self.log(f"the board restarted: its flight software boots again at t = {t / NS:.0f} s")
+                self.setup(setup, t)
 
     # ------------------------------------------------------------------ the emulated buses
 
@@ -335,10 +454,15 @@ class Host:
 
     def run(self, scenario: str | Path, duration_s: float, out_dir: Path, seed: int | None = None,
             policy: str = "skyrack", progress: Callable[[float], None] | None = None,
-            faults: tuple[tuple[float, Any], ...] = ()) -> Any:
+            faults: tuple[tuple[float, Any], ...] = (), speed: float | None = None) -> Any:
         """The closed loop with the board as the flight computer; the outputs of `skyrack run` in out_dir.
         faults: (time s, emulator.faults fault) injected into the emulator, as `skyrack.sil.run` takes them.
+        speed: None runs in lockstep; a factor runs in real time (1.0: simulated time is wall time).
         Returns a skyrack.sil.RunResult."""
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed factor must be > 0, got {speed}")
+        self.speed = speed
+        self.paced = None
         from emulator import Emulator
         from emulator.radio import Delivered
         from emulator.scenario import loads_toml
@@ -384,31 +508,39 @@ class Host:
         emu.start_log([*SERIES, *(f"node_temp_k[{n.name}]" for n in sc.nodes)], SERIES_INTERVAL_NS)
         st = emu.state
         timeline: list[tuple[int, str]] = []
-        in_contact = False
+        contact = [False]
         report: dict[str, Any] | None = None
+
+        def observe(t: int) -> None:
+            soc = float(st["battery_soc"])
+            tr.min_soc = min(tr.min_soc, soc)
+            temps = st["node_temp_k"]
+            for k, n in enumerate(sc.nodes):
+                if temps[k] > tr.max_temp_k[n.name]:
+                    tr.max_temp_k[n.name] = float(temps[k])
+            if emu.radio.in_contact() != contact[0]:
+                contact[0] = not contact[0]
+                station = sc.stations[int(st["contact_station"])].name if contact[0] else ""
+                timeline.append((t, f"AOS {station}" if contact[0] else "LOS"))
+
         self.running = True
         try:
-            self.setup(setup, 0)
-            t = 0
-            while t <= end_ns:
-                while pending_uplinks and pending_uplinks[0][0] <= t:
-                    emu.radio.uplink(pending_uplinks.pop(0)[1])
-                emu.advance(t - emu.t_ns)
-                self.t_ns = t
-                self.tick(t, setup)
-                soc = float(st["battery_soc"])
-                tr.min_soc = min(tr.min_soc, soc)
-                temps = st["node_temp_k"]
-                for k, n in enumerate(sc.nodes):
-                    if temps[k] > tr.max_temp_k[n.name]:
-                        tr.max_temp_k[n.name] = float(temps[k])
-                if emu.radio.in_contact() != in_contact:
-                    in_contact = not in_contact
-                    station = sc.stations[int(st["contact_station"])].name if in_contact else ""
-                    timeline.append((t, f"AOS {station}" if in_contact else "LOS"))
-                if progress is not None and t % (10 * NS) == 0:
-                    progress(t / NS)
-                t += STEP_NS
+            if speed is not None:
+                self._pending_uplinks, self._end_ns = pending_uplinks, end_ns
+                self._run_realtime({**setup, "mode": "realtime", "speed": speed}, observe, progress)
+            else:
+                self.setup(setup, 0)
+                t = 0
+                while t <= end_ns:
+                    while pending_uplinks and pending_uplinks[0][0] <= t:
+                        emu.radio.uplink(pending_uplinks.pop(0)[1])
+                    emu.advance(t - emu.t_ns)
+                    self.t_ns = t
+                    self.tick(t, setup)
+                    observe(t)
+                    if progress is not None and t % (10 * NS) == 0:
+                        progress(t / NS)
+                    t += STEP_NS
             report = self.end(end_ns)
         finally:
             self.running = False
@@ -482,7 +614,11 @@ class Host:
             "device_init_errors": report["device_init_errors"],
             "boots": self.boots,
             "hil": {
-                "mode": "lockstep",
+                "mode": "lockstep" if self.speed is None else "realtime",
+                **({"realtime": self.rt.summary(self.speed, report)} if self.speed is not None else {}),
+                **({"real_payload": {"power_samples": self.payload_samples,
+                                     "last_power_w": self.payload_power_w, **report.get("real_payload", {})}}
+                   if self.payload_samples or "real_payload" in report else {}),
                 "board_software": self.board.software if self.board is not None else None,
                 "ticks": self.ticks,
                 "tick_wall_seconds": self.last_tick_wall - self.first_tick_wall if self.first_tick_wall else 0.0,
@@ -503,6 +639,44 @@ class Host:
                 "link_rejected_frames": ls.rejected_frames,
                 "link_srtt_ms": ls.srtt_ns / 1e6,
             },
+        }
+
+
+class RealtimeFigures:
+    """What a real-time run measured: the board's clock synchronization (from its TICK_DONE figures) and the
+    host's pacing."""
+
+    def __init__(self) -> None:
+        self.batches_expired = 0
+        self.step_max_ns = 0  # the longest emulator step (simulated ns): how coarsely it follows the clock
+        self.paced_sim_ns = 0  # simulated time run on the paced clock, and the wall time it took
+        self.paced_wall_ns = 0
+        self.offsets_ns: list[int] = []  # the board's clock offset at each tick (its last exchange's)
+        self.last: dict[str, int] = {}
+
+    def take(self, done: TickDone) -> None:
+        self.last = dict(done.stats)
+        if (done.stat("clock_samples") or 0) > 3:  # after the first corrections
+            self.offsets_ns.append(done.stat("clock_offset_ns") or 0)
+
+    def summary(self, speed: float, report: dict[str, Any]) -> dict[str, Any]:
+        board = report.get("realtime", {})
+        off = self.offsets_ns
+        return {
+            "speed": speed,
+            "clock_offset_ms_max": max((abs(x) for x in off), default=0) / 1e6,
+            "clock_offset_ms_mean": sum(off) / len(off) / 1e6 if off else 0.0,
+            "clock_jitter_ms": board.get("clock_jitter_ms", self.last.get("clock_jitter_ns", 0) / 1e6),
+            "clock_rtt_ms": board.get("clock_rtt_ms", 0.0),
+            "clock_rtt_min_ms": board.get("clock_rtt_min_ms", 0.0),
+            "clock_samples": board.get("clock_samples", 0),
+            "board_ticks": board.get("ticks", 0),
+            "clock_steps": board.get("clock_steps", 0),
+            "bus_timeouts": board.get("bus_timeouts", 0),
+            "bus_batches_expired": self.batches_expired,
+            "board_tick_late_max_ms": board.get("tick_late_max_ms", 0.0),
+            "emulator_step_max_ms": self.step_max_ns / 1e6,
+            "pacing_ratio": self.paced_sim_ns / (self.paced_wall_ns * speed) if self.paced_wall_ns else None,
         }
 
 

@@ -28,7 +28,7 @@ old peer is discarded (counted in `messages_discarded`), and this end sends its 
 its next sequence number. The new peer's HELLO is delivered to the application (seq None), as the first
 one is: a delivered HELLO means "a peer (re)connected; start over with it".
 
-Sequenced frames (flag SEQ) carry message kinds BUS_BATCH .. RADIO_STATE and ERROR. Sequence numbers are
+Sequenced frames (flag SEQ) carry message kinds BUS_BATCH .. BUS_BATCH_T and ERROR. Sequence numbers are
 16-bit and wrap. Selective repeat: the sender keeps up to ``min(window, peer's window)`` frames
 unacknowledged; the receiver delivers in order, buffers frames that arrive early (within its window),
 and suppresses duplicates (anything already delivered or already buffered).

@@ -35,7 +35,10 @@ Documents (DOC parts joined, UTF-8 JSON objects):
 - SETUP: lockstep (the version of this session protocol, `LOCKSTEP_VERSION`), run_id (hex: a new run id is
   a new mission, the board starts on an empty store; the same one resumes the store), scenario_toml and
   scenario_source (the scenario file), seed (or null), policy, t_ns (the first tick), key (the uplink key
-  file's text, or null).
+  file's text, or null); mode ("lockstep", the default, or "realtime") and speed (real time: simulated seconds
+  per wall second). A real-time session has no TICK: after BOOTED the board ticks on its own synchronized
+  clock (TIME exchanges), its transfers are BUS_BATCH_T round trips, and it sends TICK_DONE after each tick as
+  figures (see `hil.fly` and docs/hil.md).
 - BOOTED: t_ns (the next tick), boot (boots of this run on this board).
 - END: t_end_ns.
 - REPORT: what the flight software counted (see `hil.fly.Board.report`).

@@ -32,6 +32,12 @@ kind  name        seq'd  payload
                          board's next ticks start with (READ transfers only; n = 0: none)
 0x18  RADIO_STATE yes    u8 in_contact (0/1), f64 downlink_bps (IEEE 754), u32 tc_count (RADIO_TC frames
                          the host has sent in this session, counted from 1)
+0x19  TIME        yes    u8 phase (0 request, board to host; 1 reply, host to board), u32 id, i64 t_board_ns
+                         (the board's local clock when it sent the request; echoed in the reply), i64
+                         t_host_ns (the host's simulated time when it replied; 0 in a request)
+0x1A  BUS_BATCH_T yes    i64 deadline_ns (host simulated time), then a BUS_BATCH payload: real-time mode's
+                         bus batch; the host performs none of it after the deadline (the board has given up
+                         on it) and answers with every transfer failed (status ERROR)
 ====  ==========  =====  ===============================================================================
 
 transfer: u8 bus, u8 address (7-bit), u8 op, u8 register, u8 width (octets per word: 1 or 2), u8 nw,
@@ -80,6 +86,8 @@ __all__ = [
     "Role",
     "Tick",
     "TickDone",
+    "TimeSync",
+    "TimedBusBatch",
     "TransferResult",
     "decode_message",
 ]
@@ -109,6 +117,8 @@ class Kind(IntEnum):
     DOC = 0x16
     POLL_LIST = 0x17
     RADIO_STATE = 0x18
+    TIME = 0x19
+    BUS_BATCH_T = 0x1A
 
 
 LINK_KINDS = frozenset({Kind.HELLO, Kind.HELLO_ACK, Kind.ACK, Kind.HEARTBEAT})
@@ -813,10 +823,72 @@ class RadioState:
         return cls(bool(contact), bps, count)
 
 
+# ------------------------------------------------------------------ real time
+
+_TIME = struct.Struct(">BIqq")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSync:
+    """Real-time mode's clock synchronization (`hil.timesync`): the board's request (phase 0) stamped with its
+    local clock, the host's reply (phase 1) with the request's stamp and the host's simulated time."""
+
+    KIND: ClassVar[Kind] = Kind.TIME
+    phase: int
+    id: int
+    t_board_ns: int
+    t_host_ns: int = 0
+
+    def __post_init__(self) -> None:
+        _check("TIME phase", self.phase, 0, 1)
+        _check("TIME id", self.id, 0, 0xFFFFFFFF)
+        _check("TIME t_board_ns", self.t_board_ns, -(1 << 63), (1 << 63) - 1)
+        _check("TIME t_host_ns", self.t_host_ns, -(1 << 63), (1 << 63) - 1)
+
+    def encode(self) -> bytes:
+        return _TIME.pack(self.phase, self.id, self.t_board_ns, self.t_host_ns)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> TimeSync:
+        return _guard("TIME", lambda: cls._parse(payload))
+
+    @classmethod
+    def _parse(cls, payload: bytes) -> TimeSync:
+        r = _Reader(payload, "TIME")
+        phase, id_, t_board, t_host = r.unpack(_TIME, "body")
+        r.end()
+        return cls(phase, id_, t_board, t_host)
+
+
+@dataclass(frozen=True, slots=True)
+class TimedBusBatch:
+    """A BUS_BATCH the host performs only up to `deadline_ns` of its simulated time (real-time mode)."""
+
+    KIND: ClassVar[Kind] = Kind.BUS_BATCH_T
+    deadline_ns: int
+    batch: BusBatch
+
+    def __post_init__(self) -> None:
+        _check("BUS_BATCH_T deadline_ns", self.deadline_ns, -(1 << 63), (1 << 63) - 1)
+
+    def encode(self) -> bytes:
+        return _I64.pack(self.deadline_ns) + self.batch.encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> TimedBusBatch:
+        return _guard("BUS_BATCH_T", lambda: cls._parse(payload))
+
+    @classmethod
+    def _parse(cls, payload: bytes) -> TimedBusBatch:
+        r = _Reader(payload, "BUS_BATCH_T")
+        (deadline,) = r.unpack(_I64, "deadline")
+        return cls(deadline, BusBatch.decode(r.rest()))
+
+
 # ------------------------------------------------------------------ dispatch
 
 MessageBody: TypeAlias = (Hello | HelloAck | Ack | Heartbeat | ErrorMsg | BusBatch | BusResult | RadioTm | RadioTc
-                          | Tick | TickDone | Doc | PollList | RadioState)
+                          | Tick | TickDone | Doc | PollList | RadioState | TimeSync | TimedBusBatch)
 
 _DECODERS: dict[Kind, Callable[[bytes], MessageBody]] = {
     Kind.HELLO: Hello.decode,
@@ -833,6 +905,8 @@ _DECODERS: dict[Kind, Callable[[bytes], MessageBody]] = {
     Kind.DOC: Doc.decode,
     Kind.POLL_LIST: PollList.decode,
     Kind.RADIO_STATE: RadioState.decode,
+    Kind.TIME: TimeSync.decode,
+    Kind.BUS_BATCH_T: TimedBusBatch.decode,
 }
 
 

@@ -1,10 +1,13 @@
-"""`skyrack hil serve|fly`: hardware in the loop over a serial link, in lockstep.
+"""`skyrack hil serve|fly`: hardware in the loop over a serial link, in lockstep or in real time.
 
   skyrack hil serve --port URL [--baud N] [SCENARIO] [--duration T] [--seed N] [--out DIR] [--radio-port URL]
+                    [--realtime [--speed FACTOR]]
       the host: runs the emulator and serves its buses, radio and clock to the board; writes the outputs of
-      `skyrack run` (downlink.cadu, summary.json, timeline.log) to DIR
-  skyrack hil fly --port URL [--baud N] [--radio-port URL] [--state DIR]
-      the board: runs the flight software against the link; its packet store and journals live in DIR
+      `skyrack run` (downlink.cadu, summary.json, timeline.log) to DIR. --realtime paces simulated time to the
+      wall clock (times FACTOR); the board follows
+  skyrack hil fly --port URL [--baud N] [--radio-port URL] [--state DIR] [--real-payload [--payload-command CMD]]
+      the board: runs the flight software against the link; its packet store and journals live in DIR.
+      --real-payload runs the flight software's jobs as processes and sends the board's measured power
 
 URL is a serial device (/dev/ttyUSB0, /dev/serial0 on a Raspberry Pi, /dev/ttyTHS1 on a Jetson), or
 socket://HOST:PORT, rfc2217://HOST:PORT, loop://. With the same scenario and seed the downlink capture is
@@ -37,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sv.add_argument("--timeout", type=float, default=30.0, metavar="S",
                     help="give up when the board has not answered for S seconds (default 30)")
     sv.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    sv.add_argument("--realtime", action="store_true",
+                    help="real-time mode: simulated time follows the wall clock, the board flies on its own clock")
+    sv.add_argument("--speed", type=float, default=None, metavar="FACTOR",
+                    help="with --realtime: simulated seconds per wall second (default 1; implies --realtime)")
     sv.set_defaults(hil_func=run_serve)
     fl = sub.add_parser("fly", help="board: run the flight software against the host over a serial link",
                         description="Run the flight software with link-backed bus, radio and clock; wait for "
@@ -49,6 +56,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="give up when no host has answered within S seconds (default: wait)")
     fl.add_argument("--hold-after", type=float, default=5.0, metavar="S",
                     help="log that the board holds when the host has been silent for S seconds (default 5)")
+    fl.add_argument("--bus-timeout", type=float, default=0.25, metavar="S",
+                    help="real-time mode: a bus round trip fails after S wall seconds (default 0.25)")
+    fl.add_argument("--real-payload", action="store_true",
+                    help="run the flight software's jobs as processes on the board and send its measured power "
+                         "(INA3221 rails) to the host, in place of the emulated payload's")
+    fl.add_argument("--payload-command", default=None, metavar="CMD",
+                    help="with --real-payload: the job's command; {job_id} and {seconds} are replaced "
+                         "(default: python -m hil.burner --seconds {seconds})")
+    fl.add_argument("--payload-rail", default=None, metavar="NAME",
+                    help="with --real-payload: the INA3221 rail that is the payload (default: the board's input)")
+    fl.add_argument("--payload-time-scale", type=float, default=None, metavar="X",
+                    help="with --real-payload: a job's process runs at most its remaining work times X wall "
+                         "seconds (default: 1 / speed in real time, 1 in lockstep)")
+    fl.add_argument("--sysfs-root", default="/", metavar="DIR",
+                    help="where the board's sysfs files are read from (default /; a fake tree for tests)")
     fl.set_defaults(hil_func=run_fly)
 
 
@@ -96,6 +118,10 @@ def run_serve(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str]
     prog = "skyrack hil serve"
     if not _check_common(args, prog, err):
         return 2
+    if args.speed is not None and not args.speed > 0:
+        err.write(f"{prog}: --speed must be > 0, got {args.speed}\n")
+        return 2
+    speed = (args.speed if args.speed is not None else 1.0) if args.realtime or args.speed is not None else None
     if args.seed is not None and not 0 <= args.seed < 2**63:
         err.write(f"{prog}: --seed must be in 0 .. 2**63 - 1, got {args.seed}\n")
         return 2
@@ -123,7 +149,7 @@ def run_serve(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str]
         bar = Progress(args.duration, "hil serve", "sim s", stream=err)  # type: ignore[arg-type]
         try:
             result = host.run(args.scenario, args.duration, Path(args.out), seed=args.seed, policy=args.policy,
-                              progress=bar.update)
+                              progress=bar.update, speed=speed)
         finally:
             bar.close()
     except TransportError as exc:
@@ -158,6 +184,11 @@ def run_serve(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str]
     out.write(f"  link: {h['link_frames_sent']} frames sent, {h['link_frames_received']} received, "
               f"{h['link_retransmissions']} retransmitted, {h['link_rejected_frames']} rejected, "
               f"srtt {h['link_srtt_ms']:.1f} ms\n")
+    rt = h.get("realtime")
+    if rt is not None:
+        out.write(f"  real time x{rt['speed']:g}: board clock offset {rt['clock_offset_ms_max']:.2f} ms max, "
+                  f"jitter {rt['clock_jitter_ms']:.2f} ms, round trip {rt['clock_rtt_ms']:.1f} ms; "
+                  f"bus timeouts {rt['bus_timeouts']}, ticks late by {rt['board_tick_late_max_ms']:.1f} ms max\n")
     out.write(f"  frames downlinked {s['frames_downlinked']}; outputs in {result.out_dir}/: downlink.cadu, "
               "summary.json, timeline.log\n")
     return 0
@@ -172,6 +203,9 @@ def run_fly(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] |
     prog = "skyrack hil fly"
     if not _check_common(args, prog, err):
         return 2
+    if not args.bus_timeout > 0:
+        err.write(f"{prog}: --bus-timeout must be > 0 seconds, got {args.bus_timeout}\n")
+        return 2
 
     def log(text: str) -> None:
         err.write(f"{prog}: {text}\n")
@@ -185,8 +219,23 @@ def run_fly(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] |
         if args.radio_port is not None:
             radio_port, radio_cfg = _open(args, args.radio_port, None)
             ports.append(radio_port)
+        real_payload = None
+        if args.real_payload:
+            from hil.real_payload import DEFAULT_COMMAND, RealPayload
+
+            real_payload = RealPayload(args.payload_command or DEFAULT_COMMAND, args.sysfs_root,
+                                       rail=args.payload_rail, log=log,
+                                       time_scale=args.payload_time_scale if args.payload_time_scale else 1.0)
+            real_payload.fixed_scale = args.payload_time_scale is not None
+            if real_payload.power_w() is None:
+                log(f"--real-payload: no INA3221 rail{' ' + args.payload_rail if args.payload_rail else ''} under "
+                    f"{args.sysfs_root}: the host keeps the emulated payload's power")
+        elif args.payload_command is not None or args.payload_rail is not None or args.payload_time_scale:
+            err.write(f"{prog}: --payload-command and --payload-rail go with --real-payload\n")
+            return 2
         board = Board(port, Path(args.state), config=cfg, radio_port=radio_port, radio_config=radio_cfg, log=log,
-                      once=args.once, hold_after_s=args.hold_after, connect_timeout_s=args.timeout)
+                      once=args.once, hold_after_s=args.hold_after, connect_timeout_s=args.timeout,
+                      sysfs_root=args.sysfs_root, real_payload=real_payload, bus_timeout_s=args.bus_timeout)
         log(f"waiting for the host on {args.port}")
         return board.run()
     except TransportError as exc:
