@@ -17,9 +17,10 @@ Skyrack (`SkyrackPolicy`):
 - Jobs. Only jobs that can still meet their deadline at the capped mode's throughput are
   candidates. Value density (value per accelerator-second of work remaining) orders them, except
   that deadline jobs at least as dense as the best job without a deadline run earliest deadline
-  first. A running job is preempted only for a job whose deadline cannot wait, or for a job more
-  than `switch_gain` times as dense; when a deadline can wait until the running job's next
-  checkpoint, the preemption waits for it, so no work is lost.
+  first. A running job without a deadline is preempted for a deadline job at once, unless it is
+  closer to its next checkpoint (or its end) than to its last one and the deadlines leave at least
+  twice that wait: then the preemption waits, and the work since the last checkpoint is kept.
+  Between jobs without deadlines, only a job more than `switch_gain` times as dense preempts.
 
 Baselines (each at the highest mode the thermal cap allows while it computes):
 
@@ -283,7 +284,10 @@ class SkyrackPolicy:
             return choice  # just past a checkpoint: switching now loses (almost) nothing
         to_ck = (ck - since_ck) / thr if ck > 0 else math.inf
         to_end = left[run.spec.job_id] / thr
-        if min(to_ck, to_end) + 2 * period_s < slack_s:
+        wait = min(to_ck, to_end)
+        # waiting saves at most the work since the last checkpoint (or the whole run without checkpoints) and
+        # delays every urgent job, while more of a burst may still arrive: wait only when that is the better bet
+        if wait <= since_ck / thr and wait + 2 * period_s < 0.5 * slack_s:
             return run
         return choice
 

@@ -294,27 +294,29 @@ def test_running_job_density_is_of_the_work_left() -> None:
     assert pick([run, other], running=run, done_s=60.0) == 1  # 40 s left: density 0.25 vs 0.3
 
 
-def test_preemption_waits_for_the_next_checkpoint_when_slack_allows() -> None:
+def test_preemption_waits_for_the_next_checkpoint_when_it_is_near_and_slack_allows() -> None:
     run = job(1, work_s=2000.0, value=10.0, checkpoint_s=300.0)
     urgent = job(2, work_s=50.0, value=500.0, deadline_s=1000.0)  # slack 950 s
-    # 100 s into the run: 200 s to the next checkpoint, slack holds: keep running
-    assert pick([run, urgent], running=run, done_s=100.0) == 1
+    # 250 s since the last checkpoint, 50 s to the next, slack holds: keep running (250 s of work kept)
+    assert pick([run, urgent], running=run, done_s=250.0) == 1
+    # 100 s since the last, 200 s to the next: switch now (100 s lost) rather than delay the deadline job
+    assert pick([run, urgent], running=run, done_s=100.0) == 2
     # just past a checkpoint (5 s of work since): switch at once, almost nothing is lost
     assert pick([run, urgent], running=run, done_s=305.0) == 2
-    # 200 s to the checkpoint but a slack of 210 s: less than the wait plus two periods
-    short = job(2, work_s=50.0, value=500.0, deadline_s=260.0)
-    assert pick([run, short], running=run, done_s=100.0) == 2
-    roomy = job(2, work_s=50.0, value=500.0, deadline_s=300.0)  # slack 250 s > 200 + 20
-    assert pick([run, roomy], running=run, done_s=100.0) == 1
+    # 50 s to the checkpoint but a slack of 90 s: less than twice the wait plus the periods
+    short = job(2, work_s=50.0, value=500.0, deadline_s=140.0)
+    assert pick([run, short], running=run, done_s=250.0) == 2
+    roomy = job(2, work_s=50.0, value=500.0, deadline_s=200.0)  # slack 150 s >= 2 x (50 + 20)
+    assert pick([run, roomy], running=run, done_s=250.0) == 1
 
 
 def test_preemption_waits_for_the_end_of_a_job_without_checkpoints() -> None:
     run = job(1, work_s=200.0, value=10.0)
     urgent = job(2, work_s=50.0, value=500.0, deadline_s=1000.0)
-    assert pick([run, urgent], running=run, done_s=150.0) == 1  # 50 s left, slack 950 s
-    assert pick([run, urgent], running=run, done_s=10.0) == 1  # 190 s left still fits
-    tight = job(2, work_s=50.0, value=500.0, deadline_s=200.0)  # slack 150 s < 190 + 20
-    assert pick([run, tight], running=run, done_s=10.0) == 2
+    assert pick([run, urgent], running=run, done_s=150.0) == 1  # 50 s left (150 s would be lost), slack 950 s
+    assert pick([run, urgent], running=run, done_s=10.0) == 2  # 190 s left to save 10 s: switch
+    tight = job(2, work_s=50.0, value=500.0, deadline_s=150.0)  # slack 100 s < 2 x (50 + 20)
+    assert pick([run, tight], running=run, done_s=150.0) == 2
 
 
 def test_thermal_cap_zero_holds_the_job() -> None:
