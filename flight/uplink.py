@@ -128,7 +128,8 @@ class Uplink:
                  sdls: SdlsEndpoint | None, authenticate: bool = True, cuc_offset_ns: int = 0,
                  keep: int = 1000, on_mode_command: Callable[[Mode], None] | None = None,
                  on_authenticated: Callable[[int], None] | None = None, warn_period_ns: int = 0,
-                 jobs: JobControl | None = None) -> None:
+                 jobs: JobControl | None = None,
+                 dump: Callable[[int, int, Callable[[int], None]], int] | None = None) -> None:
         if authenticate and sdls is None:
             raise ValueError("authentication is on: give the SDLS endpoint (or authenticate=False for a clear link)")
         self.radio = radio
@@ -166,12 +167,15 @@ class Uplink:
         self._seq: dict[int, int] = {}
         self.timetag: TimeTag | None = None  # the time-tag component registers itself (TimeTag(uplink))
         self.jobs = jobs  # None: the job commands fail at start (JOB_REFUSED)
+        # dump(t_start_ns, t_end_ns, done) queues the store's packets of that range for downlink and returns
+        # how many; done(t_ns) is called once they are sent (None: dump_store fails at start, DUMP_REFUSED)
+        self.dump = dump
         self._handlers: dict[str, Handler] = {
             "ping": self._ping, "set_mode": self._set_mode, "switch_load": self._switch_load,
             "set_parameter": self._set_parameter, "set_heater_setpoint": self._set_heater_setpoint,
             "load_time_tagged": self._load_time_tagged, "clear_time_tagged": self._clear_time_tagged,
             "submit_job": self._submit_job, "cancel_job": self._cancel_job, "reprioritize_job": self._reprioritize_job,
-            "activate_key": self._activate_key, "zeroize_key": self._zeroize_key,
+            "activate_key": self._activate_key, "zeroize_key": self._zeroize_key, "dump_store": self._dump_store,
         }
 
     # ------------------------------------------------------------------ component life cycle
@@ -465,6 +469,17 @@ class Uplink:
         job_id = int(cmd.args["job_id"])
         if not jobs.reprioritize(t_ns, job_id, int(cmd.args["priority"]), float(cmd.args["value"])):
             raise _FailedError(Stage.COMPLETION, FailureCode.JOB_REFUSED, job_id)
+
+    def _dump_store(self, cmd: DecodedCommand, t_ns: int) -> None:
+        start_s, end_s = int(cmd.args["start_s"]), int(cmd.args["end_s"])
+        if self.dump is None or end_s <= start_s:
+            raise _FailedError(Stage.START, FailureCode.DUMP_REFUSED, 0 if self.dump is None else 1)
+        self._started(cmd, t_ns)
+        request, flags = cmd.request, cmd.ack_flags
+        try:
+            self.dump(start_s * NS, end_s * NS, lambda t: self.progress(t, request, flags, 1))
+        except (OSError, ValueError):
+            raise _FailedError(Stage.COMPLETION, FailureCode.DUMP_REFUSED, 2) from None
 
     def _activate_key(self, cmd: DecodedCommand, t_ns: int) -> None:
         if self.sdls is None:

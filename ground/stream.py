@@ -51,7 +51,10 @@ class ApidStats:
         """(breaks in the sequence count, packets those breaks skipped), wrapping at 16384."""
         gaps = missing = 0
         prev: int | None = None
-        for _, _, seq in sorted(self._seen):
+        first: dict[tuple[float, int], int] = {}  # the same packet again (a store dump's copy) counts once
+        for t, arrival, seq in self._seen:
+            first.setdefault((t, seq), arrival)
+        for _, _, seq in sorted((t, arrival, seq) for (t, seq), arrival in first.items()):
             if prev is not None and seq != (prev + 1) % SEQ_MODULO:
                 gaps += 1
                 missing += (seq - prev - 1) % SEQ_MODULO

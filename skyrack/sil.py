@@ -51,7 +51,7 @@ from flight.switches import LoadSwitches
 from flight.telemetry.downlink import Downlink
 from flight.telemetry.hk import Housekeeping
 from flight.telemetry.results import ResultWriter
-from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig
+from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig, StoreError
 from flight.thermal import ThermalControl
 from flight.timetag import TimeTag
 from flight.uplink import Uplink
@@ -250,7 +250,8 @@ class FlightStack:
                              cuc_offset_ns=offset,
                              on_mode_command=self.commander.set_target,
                              on_authenticated=self.replay.save if sc.authenticate else None,
-                             warn_period_ns=round(orbit_period_s(sc) * NS), jobs=self.scheduler)
+                             warn_period_ns=round(orbit_period_s(sc) * NS), jobs=self.scheduler,
+                             dump=self.dump_store)
         self.hk.add_provider(self.uplink.hk_values, self.uplink.hk_fields)
         timetag = TimeTag(self.uplink, path=out_dir / "store" / "timetag.json")
         if self.scheduler is not None:
@@ -260,6 +261,16 @@ class FlightStack:
         self.ex.reset(t_ns)
         self.modes.reset(t_ns)
         self.events.emit(t_ns, "BOOT", "INFO", 0, 0, "flight software started")
+
+    DUMP_MAX_RECORDS = 100_000  # one dump_store command at the most
+
+    def dump_store(self, t_start_ns: int, t_end_ns: int, done: Callable[[int], None]) -> int:
+        """dump_store: the store's packets of [t_start, t_end) downlinked again on the dump channel."""
+        try:
+            packets = self.store.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS)
+        except StoreError as exc:
+            raise ValueError(str(exc)) from None  # the command fails with DUMP_REFUSED
+        return self.downlink.queue_dump([p.data for p in packets], done)
 
     def kill(self, torn_bytes: int = 0) -> None:
         """Stop as a crash would; torn_bytes > 0 also cuts the end of the last store segment,

@@ -4,6 +4,7 @@ whole uplink: signed CLTUs from `skyrack cmd` to the scheduler and the SDLS endp
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,23 @@ def test_submit_job_reports_progress_when_the_job_runs_and_completes(rig: Rig, t
     steps = [dict(load_dictionary().packet("tc_progress_success").decode(p).fields)["step"]
              for apid, p in rig.packets if apid == load_dictionary().packet("tc_progress_success").apid]
     assert steps == [1, 2]
+
+
+def test_dump_store_reports_and_refusals(rig: Rig, tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    done: list[Callable[[int], None]] = []
+
+    def dump(t0: int, t1: int, tell: Callable[[int], None]) -> int:
+        calls.append((t0, t1))
+        done.append(tell)
+        return 7
+
+    rig.send(tmp_path, "dump_store", "start_s=100", "end_s=200")  # no dump wired: refused at start
+    assert rig.last() == (4, FailureCode.DUMP_REFUSED, 0)
+    rig.uplink.dump = dump
+    rig.send(tmp_path, "dump_store", "start_s=200", "end_s=100")
+    assert rig.last() == (4, FailureCode.DUMP_REFUSED, 1) and calls == []
+    rig.send(tmp_path, "dump_store", "start_s=100", "end_s=200")
+    assert calls == [(100 * NS, 200 * NS)] and [r.subtype for r in rig.uplink.reports][-3:] == [1, 3, 7]
+    done[0](rig.t_ns + 5 * NS)  # the copies are all sent
+    assert rig.uplink.reports[-1].subtype == 5

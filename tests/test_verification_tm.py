@@ -141,7 +141,7 @@ def test_the_command_dictionary_checks_the_telemetry_reports() -> None:
     # a failure code label the flight software does not have
     with pytest.raises(DictionaryError, match=r"report tc_acceptance_failure \(APID 0x121\)\.field\[2\]\.labels: "
                                               r"the failure codes must be those of .*FailureCode"):
-        loads_commands(cmds, telemetry=loads_dictionary(tm.replace("LOAD_REFUSED = 8,", "LOAD_REFUSED = 13,", 1)))
+        loads_commands(cmds, telemetry=loads_dictionary(tm.replace("LOAD_REFUSED = 8,", "LOAD_REFUSED = 99,", 1)))
     # a report missing
     no_completion_failure = tm[:tm.index("[[packet]]\napid = 0x125")] + tm[tm.index("[[packet]]\napid = 0x126"):]
     with pytest.raises(DictionaryError, match=r"^report: no verification packet of subtype 8"):

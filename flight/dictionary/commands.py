@@ -52,6 +52,7 @@ class FailureCode(IntEnum):
     SCHEDULE_FULL = 10  # the time-tagged schedule holds as many commands as it can (data: its capacity)
     JOB_REFUSED = 11  # the job scheduler refused (a job id in use, no such job, already ended; data: the job id)
     KEY_REFUSED = 12  # a key operation refused (data: its flight.ccsds.keystore.KeyOpStatus)
+    DUMP_REFUSED = 13  # a store dump refused (no store, an empty or reversed time range, a store error)
 
 
 class Stage(IntEnum):

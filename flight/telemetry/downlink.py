@@ -8,13 +8,14 @@ channel during later contacts, oldest first. A stored packet is released
 from the store only once its last octet has been framed and handed to the
 radio; the release of what a step framed is written once, at the end of the
 step. Each step sends at most what the link carries in one step period
-(whole CADUs), real-time first. Store errors are counted, never fatal.
+(whole CADUs), real-time first, then a store dump's copies (dump_store: VC 2), then playback.
+Store errors are counted, never fatal.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from flight.ccsds.tm_frame import TmFrameConfig, TmFramer, cadu
@@ -49,13 +50,17 @@ class Downlink:
     name = "downlink"
 
     def __init__(self, radio: Radio, config: TmFrameConfig, store: Backlog, period_ns: int,
-                 realtime_vc: int = 0, playback_vc: int = 1) -> None:
+                 realtime_vc: int = 0, playback_vc: int = 1, dump_vc: int = 2) -> None:
         self.radio = radio
         self.config = config
         self.store = store
         self.period_ns = period_ns
         self.realtime_vc = realtime_vc
         self.playback_vc = playback_vc
+        self.dump_vc = dump_vc
+        self._dump: deque[bytes] = deque()  # copies of stored packets a dump command asked for
+        self._dump_done: list[Callable[[int], None]] = []  # told (t_ns) when the dumps queued so far are sent
+        self.packets_dumped = 0
         self.framer = TmFramer(config)
         self._in_flight: deque[tuple[int, int]] = deque()  # (store seq, octets) pushed on the playback VC
         self._pushed_playback = 0  # octets pushed on the playback VC and not yet accounted as framed
@@ -102,6 +107,22 @@ class Downlink:
         else:
             self.packets_stored += len(seqs)
 
+    def queue_dump(self, packets: Sequence[bytes], done: Callable[[int], None] | None = None) -> int:
+        """Downlink copies of stored packets (a store dump) on the dump virtual channel, after the real-time
+        packets and before the playback of the store in the next contacts; done(t_ns) once they are all sent.
+        The store is not touched: what it releases is unchanged. Returns how many were queued."""
+        self._dump.extend(packets)
+        if done is not None:
+            if packets:
+                self._dump_done.append(done)
+            else:
+                done(0)
+        return len(packets)
+
+    @property
+    def dump_pending(self) -> int:
+        return len(self._dump)
+
     def _store(self, tag: int, t_ns: int, packet: bytes) -> None:
         try:
             seq = self.store.append(packet, t_ns, tag)
@@ -133,6 +154,16 @@ class Downlink:
                 self.framer.push(self.realtime_vc, self._realtime.popleft()[2])
             if self.framer.pending(self.realtime_vc):
                 self._send(self.framer.frame(self.realtime_vc))
+                continue
+            while self._dump and self.framer.pending(self.dump_vc) < field:
+                self.framer.push(self.dump_vc, self._dump.popleft())
+                self.packets_dumped += 1
+            if self.framer.pending(self.dump_vc):
+                self._send(self.framer.frame(self.dump_vc))
+                if not self._dump and not self.framer.pending(self.dump_vc):
+                    done, self._dump_done = self._dump_done, []
+                    for tell in done:
+                        tell(t_ns)
                 continue
             if self.framer.pending(self.playback_vc) < field:
                 self._refill(field - self.framer.pending(self.playback_vc))
