@@ -225,6 +225,27 @@ class SkyrackPolicy:
             return 0.0, 0.0
         return best[1], best[2]
 
+    @staticmethod
+    def _edf_feasible(jobs: list[JobState], left: dict[int, float], dens: dict[int, float], t_ns: int,
+                      thr: float) -> list[JobState]:
+        """The deadline jobs to run earliest deadline first: all of them when their deadlines can all be met in
+        that order at throughput thr, else without the least valuable per second of work until they can
+        (an overloaded window gives up its cheapest jobs, not whichever come last)."""
+        kept = sorted(jobs, key=_edf_key)
+        per_s = 1.0 / max(thr, 1e-9)
+        while kept:
+            done_s = t_ns / NS
+            late = False
+            for st in kept:
+                done_s += left[st.spec.job_id] * per_s
+                if done_s > (st.spec.deadline_ns or 0) / NS:
+                    late = True
+                    break
+            if not late:
+                return kept
+            kept.remove(min(kept, key=lambda s: dens[s.spec.job_id]))
+        return kept
+
     def _mode(self, hull: list[tuple[int, float, float]], target_w: float) -> int:
         """A hull mode this period, alternating the two around target_w so the mean power meets it."""
         if target_w >= hull[-1][1]:
@@ -247,7 +268,7 @@ class SkyrackPolicy:
         left: dict[int, float] = {}  # work left by job id, for the feasible ones
         dens: dict[int, float] = {}
         cands: list[JobState] = []
-        best_free = 0.0
+        best_free = 0.0  # the best value per accelerator-second of whole work among jobs without deadline
         for st in view.ready:
             w = _left(st, view)
             d = st.spec.deadline_ns
@@ -257,11 +278,12 @@ class SkyrackPolicy:
             left[jid] = w
             dens[jid] = st.spec.value / max(w, 1e-9)
             cands.append(st)
-            if d is None and dens[jid] > best_free:
-                best_free = dens[jid]
+            if d is None and st.spec.density > best_free:
+                best_free = st.spec.density
         if not cands:
             return None
-        urgent = [st for st in cands if st.spec.deadline_ns is not None and dens[st.spec.job_id] >= best_free]
+        urgent = self._edf_feasible([st for st in cands if st.spec.deadline_ns is not None
+                                     and st.spec.density >= best_free], left, dens, t, thr)
         choice = min(urgent, key=_edf_key) if urgent else max(
             cands, key=lambda s: (dens[s.spec.job_id], -s.spec.release_ns))
         run = view.running
