@@ -11,14 +11,15 @@ What the bound is told, and why each simplification can only raise it:
   limit (1 - dod_max, the flight parameter); charge and discharge limits from the cell currents at
   the highest cell voltage; stored energy counted at the coulombic efficiency, delivered at 100 %.
 - Payload: the scenario's modes (the program uses their upper concave hull, time-sharing).
-- Thermal: two states, the payload node and its most strongly conducting neighbour (the cold-plate
-  radiator), driven so that with the payload off they follow their free trajectory (the plant run
-  with the payload off), every other neighbour held at its free temperature, and the radiator's
-  radiation as one conductance G. G is calibrated on a second plant run with the payload at its
-  highest mode throughout (a battery large enough that it never browns out): the smallest G whose
-  prediction of the payload node stays at or below the plant's at every slot. The model then never
-  runs hotter than the plant on that run, so the die limit (the part's throttle point) binds no
-  earlier in the bound than in the plant.
+- Thermal: the whole thermal network as a linear model of its deviation from the free trajectory
+  (the plant run with the payload off): conductances as they are, each surface's radiation to space and
+  each radiation link as a conductance 4 e sigma A T^3 at its node's hottest free temperature, times one
+  scale. The scale is calibrated on a second plant run with the payload at its highest mode throughout
+  (a battery large enough that it never browns out): the smallest whose prediction of the payload node
+  stays at or below the plant's at every slot. The model then never runs hotter than the plant on that
+  run, so the die limit binds no earlier in the bound than in the plant. The die limit is the flight
+  software's own (`payload_die_limit_c`, below the part's throttle point), as the battery floor is its
+  dod_max: the bound is of what can be done within the limits the spacecraft is operated to.
 - Downlink: the contact's bit rate over each slot, all of it available for results (housekeeping,
   frame headers and idle fill are left out).
 - Jobs: the scenario's workload, released within the horizon; output counts when downlinked by
@@ -70,71 +71,83 @@ def _slots(x: F64, per_slot: int, n: int) -> F64:
     return out
 
 
-def dod_max(sc: Scenario) -> float:
+def flight_parameter(sc: Scenario, name: str) -> float:
+    """A flight parameter as the scenario sets it, else its default."""
     given = dict(sc.flight_parameters)
-    return float(given.get("dod_max", next(d.default for d in DEFAULTS if d.name == "dod_max")))
+    return float(given.get(name, next(d.default for d in DEFAULTS if d.name == name)))
+
+
+def dod_max(sc: Scenario) -> float:
+    return flight_parameter(sc, "dod_max")
 
 
 def thermal_model(sc: Scenario, free: dict[str, F64], dt_s: float, n: int,
                   hot: dict[str, F64] | None = None) -> ThermalModel | None:
-    """The payload's two-node linear model (see the module docstring), calibrated on `hot` (the plant
-    with the payload at its highest mode; None: G from the radiator's hottest free temperature);
-    None without a payload."""
+    """The thermal network as a linear model about its free trajectory (see the module docstring),
+    calibrated on `hot` (the plant with the payload at its highest mode; None: no calibration); None
+    without a payload."""
     if sc.payload is None:
         return None
-    p = sc.payload.node
     nodes = sc.nodes
-    links = [(c.b if c.a == p else c.a, c.conductance_w_per_k) for c in sc.conductors if p in (c.a, c.b)]
-    if not links:
-        return None
-    r, g_pr = max(links, key=lambda x: x[1])
-    g_p_other = sum(g for k, g in links if k != r)
-    g_r_other = sum(c.conductance_w_per_k for c in sc.conductors if r in (c.a, c.b) and p not in (c.a, c.b))
-    name_p, name_r = nodes[p].name, nodes[r].name
-    tp = free[f"node_temp_k[{name_p}]"]
-    tr = free[f"node_temp_k[{name_r}]"]
-    t_hot = float(np.max(tr))
-    g_phys = sum(4 * s.emissivity * SIGMA * s.area_m2 * t_hot ** 3 for s in sc.surfaces if s.node == r)
-    cp, cr = nodes[p].capacitance_j_per_k, nodes[r].capacitance_j_per_k
+    m = len(nodes)
+    p = sc.payload.node
     per_slot = round(dt_s / LOG_S)
-    # the free trajectory at the slot boundaries: the first boundary is the initial state
-    xf = np.column_stack([np.concatenate([[nodes[p].initial_c + 273.15], tp]),
-                          np.concatenate([[nodes[r].initial_c + 273.15], tr])])
-    idx = np.minimum(np.arange(n + 1) * per_slot, xf.shape[0] - 1)
-    xb = xf[idx] - 273.15  # degC at boundaries 0..n
+    # the free trajectory at the slot boundaries (the first boundary is the initial state), degC
+    free_k = np.column_stack([np.concatenate([[nd.initial_c + 273.15], free[f"node_temp_k[{nd.name}]"]])
+                              for nd in nodes])
+    idx = np.minimum(np.arange(n + 1) * per_slot, free_k.shape[0] - 1)
+    xb = free_k[idx] - 273.15
+    t_hot = free_k.max(axis=0)  # each node's hottest free temperature, K
+    cond = np.zeros((m, m))
+    for c in sc.conductors:
+        cond[c.a, c.b] += c.conductance_w_per_k
+        cond[c.b, c.a] += c.conductance_w_per_k
+    rad = np.zeros((m, m))  # node-to-node radiation, linearized at the hotter end's hottest free temperature
+    for rl in sc.radiation_links:
+        g = 4 * SIGMA * rl.area_m2 * max(t_hot[rl.a], t_hot[rl.b]) ** 3
+        rad[rl.a, rl.b] += g
+        rad[rl.b, rl.a] += g
+    to_space = np.zeros(m)  # surfaces radiating to space, linearized likewise
+    for srf in sc.surfaces:
+        to_space[srf.node] += 4 * srf.emissivity * SIGMA * srf.area_m2 * t_hot[srf.node] ** 3
+    cap = np.array([nd.capacitance_j_per_k for nd in nodes])
+    unit = np.zeros(m)
+    unit[p] = 1.0
 
-    def model(g_rad: float) -> tuple[F64, F64, F64]:
+    def model(scale: float) -> tuple[F64, F64, F64]:
         from scipy.linalg import expm
 
-        m = np.array([[-(g_pr + g_p_other) / cp, g_pr / cp], [g_pr / cr, -(g_pr + g_r_other + g_rad) / cr]])
-        a = expm(m * dt_s)
-        b = np.linalg.solve(m, (a - np.eye(2)) @ np.array([1.0 / cp, 0.0]))
+        g = cond + scale * rad
+        lap = np.diag(g.sum(axis=1) + scale * to_space) - g
+        mat = -lap / cap[:, None]
+        a = expm(mat * dt_s)
+        b = np.linalg.solve(mat, (a - np.eye(m)) @ (unit / cap))
         w = xb[1:] - xb[:-1] @ a.T  # makes x follow the free trajectory when the payload is off
         return a, b, w
 
-    g = g_phys
+    scale = 1.0
     if hot is not None:
         power = _slots(hot["payload_power_w"], per_slot, n)
-        actual = np.asarray(hot[f"node_temp_k[{name_p}]"])[per_slot - 1::per_slot][:n] - 273.15
+        actual = np.asarray(hot[f"node_temp_k[{nodes[p].name}]"])[per_slot - 1::per_slot][:n] - 273.15
 
-        def too_hot(g_rad: float) -> bool:
-            a, b, w = model(g_rad)
+        def too_hot(s: float) -> bool:
+            a, b, w = model(s)
             x, worst = xb[0].copy(), -np.inf
             for k in range(min(n, actual.size)):
                 x = a @ x + b * power[k] + w[k]
-                worst = max(worst, x[0] - actual[k])
+                worst = max(worst, x[p] - actual[k])
             return bool(worst > 0.0)
 
-        lo, hi = 0.0, g_phys
-        while too_hot(hi) and hi < 1e6:
+        lo, hi = 0.0, 1.0
+        while too_hot(hi) and hi < 1e3:
             hi *= 2
-        for _ in range(30):
+        for _ in range(25):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if too_hot(mid) else (lo, mid)
-        g = hi
-    a, b, w = model(g)
-    return ThermalModel(A=a, B=b, w=w, c=np.array([1.0, 0.0]), x0=xb[0], r_j=sc.payload.junction_k_per_w,
-                        die_limit_c=sc.payload.throttle_c)
+        scale = hi
+    a, b, w = model(scale)
+    limit = min(flight_parameter(sc, "payload_die_limit_c"), sc.payload.throttle_c)
+    return ThermalModel(A=a, B=b, w=w, c=unit, x0=xb[0], r_j=sc.payload.junction_k_per_w, die_limit_c=limit)
 
 
 def bound_problem(sc: Scenario, duration_s: float, dt_s: float = 60.0) -> BoundProblem:
