@@ -91,9 +91,13 @@ it is reported in the result status rather than raised.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,6 +317,22 @@ class BoundResult:
 
 
 # --------------------------------------------------------------------------- mode envelope
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send the process's stdout (file descriptor 1) to /dev/null for a while: the solver's C code writes
+    there directly, which would spoil a caller's JSON output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def envelope(mode_power_w: tuple[float, ...] | list[float], mode_throughput: tuple[float, ...] | list[float]
@@ -744,9 +764,10 @@ def upper_bound(problem: BoundProblem, *, integral: bool = False, time_limit_s: 
         return result(lp_value, "time limit: MILP not started, LP bound reported", math.inf, lp_sol)
     integrality = np.zeros(n_var)
     integrality[model.x_cols] = 1
-    res = milp(model.cost, integrality=integrality, bounds=Bounds(model.col_lb, model.col_ub),
-               constraints=LinearConstraint(a_mat, row_lb, row_ub),
-               options={"time_limit": remaining, "presolve": True, "mip_rel_gap": 1e-7})
+    with _quiet_stdout():  # HiGHS's MIP solver prints stray lines to the C stdout
+        res = milp(model.cost, integrality=integrality, bounds=Bounds(model.col_lb, model.col_ub),
+                   constraints=LinearConstraint(a_mat, row_lb, row_ub),
+                   options={"time_limit": remaining, "presolve": True, "mip_rel_gap": 1e-7})
     code = int(res.status)
     if code not in (0, 1):
         return result(lp_value, f"solver error in the MILP (status {code}: {res.message}), LP bound reported",
