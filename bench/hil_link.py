@@ -24,6 +24,7 @@ defaults and `LinkConfig(baud=...)`. Each baud gets a fresh relay and fresh endp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,80 +57,79 @@ def _connect(host: LinkPump, board: LinkPump, limit_s: float = 10.0) -> None:
         service_all([host, board], 0.01)
 
 
-def goodput(baud: int, seconds: float) -> dict[str, Any]:
+@contextlib.contextmanager
+def _linked_pair(baud: int) -> Iterator[tuple[PtyRelay, LinkConfig, LinkPump, LinkPump]]:
+    """A host and a board endpoint over the paced relay, connected; their ports closed afterwards."""
     with PtyRelay(baud=baud) as relay:
         cfg = LinkConfig(baud=baud)
         host = LinkPump(Link(Role.HOST, cfg, session_id=1), open_port(relay.port_a, baud))
         board = LinkPump(Link(Role.BOARD, cfg, session_id=2), open_port(relay.port_b, baud))
         try:
             _connect(host, board)
-            frame = bytes(range(256)) * 4 + bytes(RADIO_FRAME - 1024)
-            times: list[int] = []
-            t_end = time.monotonic_ns() + int(seconds * 1e9)
-            while time.monotonic_ns() < t_end:
-                while board.link.pending() < 2 * cfg.window:  # the application keeps the queue topped up
-                    board.link.send(Kind.RADIO_TM, frame)
-                got_host, _ = service_all([host, board], 0.01)
-                now = time.monotonic_ns()
-                times += [now for m in got_host if m.kind is Kind.RADIO_TM]
-            n = len(times)
-            rate = (n - 1) * RADIO_FRAME / ((times[-1] - times[0]) / 1e9) if n > 1 else 0.0
-            st = board.link.stats
-            return {
-                "frames": n,
-                "goodput_bytes_per_s": rate,
-                "goodput_fraction": rate / (baud / 10),
-                "retransmissions": st.retransmissions,
-                "srtt_ms": st.srtt_ns / 1e6,
-                "relay_bytes": relay.stats.bytes_relayed,
-            }
+            yield relay, cfg, host, board
         finally:
             host.port.close()
             board.port.close()
+
+
+def goodput(baud: int, seconds: float) -> dict[str, Any]:
+    with _linked_pair(baud) as (relay, cfg, host, board):
+        frame = bytes(range(256)) * 4 + bytes(RADIO_FRAME - 1024)
+        times: list[int] = []
+        t_end = time.monotonic_ns() + int(seconds * 1e9)
+        while time.monotonic_ns() < t_end:
+            while board.link.pending() < 2 * cfg.window:  # the application keeps the queue topped up
+                board.link.send(Kind.RADIO_TM, frame)
+            got_host, _ = service_all([host, board], 0.01)
+            now = time.monotonic_ns()
+            times += [now for m in got_host if m.kind is Kind.RADIO_TM]
+        n = len(times)
+        rate = (n - 1) * RADIO_FRAME / ((times[-1] - times[0]) / 1e9) if n > 1 else 0.0
+        st = board.link.stats
+        return {
+            "frames": n,
+            "goodput_bytes_per_s": rate,
+            "goodput_fraction": rate / (baud / 10),
+            "retransmissions": st.retransmissions,
+            "srtt_ms": st.srtt_ns / 1e6,
+            "relay_bytes": relay.stats.bytes_relayed,
+        }
 
 
 def rtt(baud: int, ticks: int) -> dict[str, Any]:
     poll = BusResult(0, tuple(TransferResult(BusStatus.OK, (0x1234 + i,)) for i in range(12)))
-    with PtyRelay(baud=baud) as relay:
-        cfg = LinkConfig(baud=baud)
-        host = LinkPump(Link(Role.HOST, cfg, session_id=1), open_port(relay.port_a, baud))
-        board = LinkPump(Link(Role.BOARD, cfg, session_id=2), open_port(relay.port_b, baud))
-        try:
-            _connect(host, board)
-            samples: list[float] = []
-            tick_len = done_len = 0
-            frames0 = (0, 0)
-            for k in range(ticks + 3):  # the first three warm up
-                if k == 3:
-                    frames0 = (host.link.stats.frames_sent, board.link.stats.frames_sent)
-                tick = Tick(k * 100_000_000, k, poll).encode()
-                tick_len = len(tick)
-                t0 = time.perf_counter_ns()
-                host.link.send(Kind.TICK, tick)
-                done = False
-                while not done:
-                    got_host, got_board = service_all([host, board], 0.01)
-                    for m in got_board:
-                        if m.kind is Kind.TICK:
-                            reply = TickDone(k).encode()
-                            done_len = len(reply)
-                            board.link.send(Kind.TICK_DONE, reply)
-                    done = any(m.kind is Kind.TICK_DONE for m in got_host)
-                if k >= 3:
-                    samples.append((time.perf_counter_ns() - t0) / 1e6)
-            samples.sort()
-            return {
-                "host_frames_per_tick": (host.link.stats.frames_sent - frames0[0]) / ticks,
-                "board_frames_per_tick": (board.link.stats.frames_sent - frames0[1]) / ticks,
-                "rtt_ms": statistics.median(samples),
-                "rtt_ms_p90": samples[int(0.9 * (len(samples) - 1))],
-                "tick_payload": tick_len,
-                "tick_done_payload": done_len,
-                "wire_ms": (max_wire_size(tick_len) + max_wire_size(done_len)) * 10e3 / baud,
-            }
-        finally:
-            host.port.close()
-            board.port.close()
+    with _linked_pair(baud) as (_relay, _cfg, host, board):
+        samples: list[float] = []
+        tick_len = done_len = 0
+        frames0 = (0, 0)
+        for k in range(ticks + 3):  # the first three warm up
+            if k == 3:
+                frames0 = (host.link.stats.frames_sent, board.link.stats.frames_sent)
+            tick = Tick(k * 100_000_000, k, poll).encode()
+            tick_len = len(tick)
+            t0 = time.perf_counter_ns()
+            host.link.send(Kind.TICK, tick)
+            done = False
+            while not done:
+                got_host, got_board = service_all([host, board], 0.01)
+                for m in got_board:
+                    if m.kind is Kind.TICK:
+                        reply = TickDone(k).encode()
+                        done_len = len(reply)
+                        board.link.send(Kind.TICK_DONE, reply)
+                done = any(m.kind is Kind.TICK_DONE for m in got_host)
+            if k >= 3:
+                samples.append((time.perf_counter_ns() - t0) / 1e6)
+        samples.sort()
+        return {
+            "host_frames_per_tick": (host.link.stats.frames_sent - frames0[0]) / ticks,
+            "board_frames_per_tick": (board.link.stats.frames_sent - frames0[1]) / ticks,
+            "rtt_ms": statistics.median(samples),
+            "rtt_ms_p90": samples[int(0.9 * (len(samples) - 1))],
+            "tick_payload": tick_len,
+            "tick_done_payload": done_len,
+            "wire_ms": (max_wire_size(tick_len) + max_wire_size(done_len)) * 10e3 / baud,
+        }
 
 
 def lockstep(baud: int, duration_s: float) -> dict[str, Any]:

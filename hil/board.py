@@ -146,13 +146,7 @@ class BoardBuses:
         if self._pushed:
             raise DivergedError(f"a transfer to 0x{addr:02x} on bus {bus} came before the pushed poll reads")
         self._prefix_open = False  # later reads are no longer the start of the tick
-        if not isinstance(addr, int) or not 0 <= addr <= 0x7F:
-            raise BusError(int(addr) if isinstance(addr, int) else -1, "address out of the 7-bit range")
-        if not isinstance(read_len, int) or isinstance(read_len, bool) or not 0 <= read_len <= 255:
-            raise BusError(addr, f"read length must be an integer in 0..255, got {read_len!r}")
-        data = bytes(write)
-        if len(data) > 255:
-            raise BusError(addr, f"write of {len(data)} octets (at most 255 over the link)")
+        data = _check_transfer(addr, write, read_len)
         self.round_trips += 1
         (r,) = self.exchange((BusTransfer.raw(addr, data, read_len, bus=bus),))
         if r.status == BusStatus.OK:

@@ -94,6 +94,18 @@ def _open(args: argparse.Namespace, url: str, tap: str | None) -> tuple[Any, Any
     return port, link_config(url, args.baud)
 
 
+def _open_ports(args: argparse.Namespace, ports: list[Any]) -> tuple[Any, Any, Any, Any]:
+    """(port, its link config, radio port or None, its config or None) from --port, --tap and --radio-port;
+    each port opened is appended to `ports` (for the caller to close)."""
+    port, cfg = _open(args, args.port, args.tap)
+    ports.append(port)
+    radio_port = radio_cfg = None
+    if args.radio_port is not None:
+        radio_port, radio_cfg = _open(args, args.radio_port, None)
+        ports.append(radio_port)
+    return port, cfg, radio_port, radio_cfg
+
+
 def _check_common(args: argparse.Namespace, prog: str, err: IO[str]) -> bool:
     if args.baud <= 0:
         err.write(f"{prog}: --baud must be > 0, got {args.baud}\n")
@@ -133,12 +145,7 @@ def run_serve(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str]
     ports: list[Any] = []
     host: Host | None = None
     try:
-        port, cfg = _open(args, args.port, args.tap)
-        ports.append(port)
-        radio_port = radio_cfg = None
-        if args.radio_port is not None:
-            radio_port, radio_cfg = _open(args, args.radio_port, None)
-            ports.append(radio_port)
+        port, cfg, radio_port, radio_cfg = _open_ports(args, ports)
         def log(text: str) -> None:
             err.write(f"{prog}: {text}\n")
 
@@ -213,12 +220,7 @@ def run_fly(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] |
 
     ports: list[Any] = []
     try:
-        port, cfg = _open(args, args.port, args.tap)
-        ports.append(port)
-        radio_port = radio_cfg = None
-        if args.radio_port is not None:
-            radio_port, radio_cfg = _open(args, args.radio_port, None)
-            ports.append(radio_port)
+        port, cfg, radio_port, radio_cfg = _open_ports(args, ports)
         real_payload = None
         if args.real_payload:
             from hil.real_payload import DEFAULT_COMMAND, RealPayload

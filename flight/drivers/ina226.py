@@ -233,19 +233,6 @@ class Ina226(Device[Ina226Reading]):
         """Bus voltage (0x02), shunt voltage (0x01), current (0x04) and power (0x03), scaled as above."""
         return self.reading_from(self._read16s(_READ_REGS))  # the four methods above, in one go
 
-    def poll_from(self, words: Sequence[int]) -> Ina226Reading:
-        """Device.poll_from (accounting, then reading_from), in one call: polled every tick on every rail."""
-        self._transfers += len(words)
-        self._consecutive = 0
-        since = self._ops_since_error
-        if since < self.degraded_window:
-            n = since + self.POLL_OPERATIONS
-            self._ops_since_error = n if n < self.degraded_window else self.degraded_window
-        bus, shunt, current, power = words
-        return Ina226Reading(bus * BUS_LSB_V, (shunt - 0x10000 if shunt & 0x8000 else shunt) * SHUNT_LSB_V,
-                             (current - 0x10000 if current & 0x8000 else current) * self.current_lsb_a,
-                             power * self.power_lsb_w)
-
     def reading_from(self, words: Sequence[int]) -> Ina226Reading:
         """read() from the words of bus voltage, shunt voltage, current and power (`poll_registers()`)."""
         bus, shunt, current, power = words

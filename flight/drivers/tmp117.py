@@ -143,17 +143,6 @@ class Tmp117(Device[float]):
         """Temperature (0x00) in °C, 7.8125 m°C/LSB."""
         return self.reading_from((self._read16(REG_TEMP),))  # temperature_c()
 
-    def poll_from(self, words: Sequence[int]) -> float:
-        """Device.poll_from (accounting, then reading_from), in one call: polled every tick on every node."""
-        self._transfers += len(words)
-        self._consecutive = 0
-        since = self._ops_since_error
-        if since < self.degraded_window:
-            n = since + self.POLL_OPERATIONS
-            self._ops_since_error = n if n < self.degraded_window else self.degraded_window
-        word = words[0]
-        return (word - 0x10000 if word & 0x8000 else word) * TEMP_LSB_C
-
     def reading_from(self, words: Sequence[int]) -> float:
         """read() from the word of the temperature register (`poll_registers()`)."""
         return s16(words[0]) * TEMP_LSB_C
