@@ -61,6 +61,7 @@ def run_policy(args: tuple[str, str, float, float]) -> dict[str, Any]:
         "compute_over_harvested": s["payload_energy_j"] / harvested if harvested > 0 else 0.0,
         "unused_harvested_kwh": (s["energy_available_j"] - harvested) / 3.6e6,
         "deepest_dod": dod, "max_payload_c": s["max_temp_c"].get("payload", float("nan")),
+        "payload_mean_w": s["payload_energy_j"] / s["sim_seconds"],
         "violations": violations, "wall_s": wall,
     }
 
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         res = upper_bound(bound_problem(scenario(n, a.duration), a.duration + a.drain), integral=True,
                           time_limit_s=a.time_limit)
         bounds[n] = {"value": res.value, "status": res.status, "mip_gap": res.mip_gap,
+                     "payload_mean_w": float(res.payload_power_w.mean()),
                      "solve_s": time.perf_counter() - t0}
         if not a.json:
             print(f"bound {n}: {res.value:.1f} ({res.status}, {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
