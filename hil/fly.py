@@ -293,7 +293,7 @@ class Board:
         if self.io is not None:
             self.io.abandon()
         try:
-            fs.store.close()
+            fs.close_stores()
         except OSError as exc:
             self.log(f"closing the packet store: {exc}")
 
@@ -487,7 +487,7 @@ class Board:
             self._error(ErrorCode.PROTOCOL, "END without a run")
             return
         report = self.report(int(obj.get("t_end_ns", fs.ex.next_tick_ns)))
-        fs.store.close()
+        fs.close_stores()
         self.stack = None
         self.rt_running = False
         if self.real_payload is not None:
@@ -516,7 +516,7 @@ class Board:
         return {
             "boots": boots,
             "mode_time_s": fs.modes.account(t_end_ns),
-            "packets_stored": fs.store.stats.pending,
+            "packets_stored": fs.stored_pending(),
             "device_init_errors": list(fs.sensors.init_errors),
             "policy": sched.policy.name.lower() if sched is not None else None,
             "jobs_completed": sched.completed if sched is not None else 0,

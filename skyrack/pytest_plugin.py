@@ -133,4 +133,4 @@ def skyrack_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
 
     yield make
     for st in made:
-        st.flight.store.close()
+        st.flight.close_stores()

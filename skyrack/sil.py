@@ -200,7 +200,10 @@ class FlightStack:
         offset = cuc_offset_ns(sc.epoch)
         self.sensors = SensorPoller(hw, buses)
         self.store = PacketStore(out_dir / "store", StoreConfig(fsync=fsync))
-        self.downlink = Downlink(radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS)
+        # data products (job results) in a store of their own, played back ahead of housekeeping
+        self.products = PacketStore(out_dir / "store" / "products", StoreConfig(fsync=fsync))
+        self.downlink = Downlink(radio, TmFrameConfig(scid=SPACECRAFT_ID), self.store, STEP_NS,
+                                 products=self.products)
         self.events = EventReporter(dictionary, self.downlink.on_packet, offset)
         self.modes = ModeManager(self.events, Mode.STANDBY)
         self.params = Parameters(overrides={"bus_undervoltage_v": sc.bus.undervoltage_v, **dict(sc.flight_parameters)})
@@ -229,7 +232,7 @@ class FlightStack:
                                                self.events, policy=self.scheduler, valid=self.fdir.valid,
                                                inhibited=self.power.is_shed)
             outlook = FlightOutlook(hw, s.readings, self.params, self.power, predictor, pm,
-                                    lambda: self.store.stats.pending)
+                                    self.stored_pending)
             self.scheduler.progress_of = lambda: pm.running.done_s if pm.running is not None else 0.0
             components += [self.payload, results]
         self.commander = ModeCommander(self.modes, [self.power, self.fdir])
@@ -264,10 +267,21 @@ class FlightStack:
 
     DUMP_MAX_RECORDS = 100_000  # one dump_store command at the most
 
+    def stored_pending(self) -> int:
+        """Packets on board awaiting downlink, in both stores."""
+        return self.store.stats.pending + self.products.stats.pending
+
+    def close_stores(self) -> None:
+        self.store.close()
+        self.products.close()
+
     def dump_store(self, t_start_ns: int, t_end_ns: int, done: Callable[[int], None]) -> int:
-        """dump_store: the store's packets of [t_start, t_end) downlinked again on the dump channel."""
+        """dump_store: the stores' packets of [t_start, t_end) downlinked again on the dump channel, in time
+        order (housekeeping and products), at most DUMP_MAX_RECORDS of them."""
         try:
-            packets = self.store.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS)
+            packets = sorted(self.store.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS)
+                             + self.products.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS),
+                             key=lambda p: p.t_ns)[:self.DUMP_MAX_RECORDS]
         except StoreError as exc:
             raise ValueError(str(exc)) from None  # the command fails with DUMP_REFUSED
         return self.downlink.queue_dump([p.data for p in packets], done)
@@ -430,8 +444,8 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
         with (out_dir / "timeline.log").open("w", encoding="utf-8") as log:
             for t_ev, text in sorted(timeline, key=lambda x: x[0]):
                 log.write(f"{t_ev / NS:10.1f} s  {text}\n")
-    sstats = fs.store.stats
-    fs.store.close()
+    stored = fs.stored_pending()
+    fs.close_stores()
     write_timeseries(out_dir / "timeseries.csv", emu.log_data(), sc)
     snap = emu.snapshot()
     jobs = job_summary(sc, workload, capture_path, end_ns / NS, fs, emu)
@@ -454,7 +468,7 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                                  + (b.results.parts_written if b.results is not None else 0) for b in boots),
         "housekeeping_generated": sum(b.hk.generated for b in boots),
         "packets_downlinked": sum(b.downlink.packets_realtime + b.downlink.packets_played_back for b in boots),
-        "packets_stored": sstats.pending,
+        "packets_stored": stored,
         "frames_downlinked": delivered[0],
         "energy_harvested_j": snap["energy_j"]["array_used"],
         "energy_available_j": snap["energy_j"]["array_available"],

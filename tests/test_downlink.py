@@ -163,3 +163,31 @@ def test_packets_of_one_step_go_to_the_store_together(tmp_path: Path) -> None:
     for t in range(4, 12):
         dl.step(t * NS)
     assert sorted(ground(r.sent)) == list(range(9))
+
+
+def test_products_are_played_back_ahead_of_stored_housekeeping_on_their_own_channel(tmp_path: Path) -> None:
+    r = FakeRadio()
+    cfg = StoreConfig(fsync=FsyncPolicy.NEVER)
+    hk, prod = PacketStore(tmp_path / "hk", cfg), PacketStore(tmp_path / "products", cfg)
+    dl = Downlink(r, TmFrameConfig(scid=1), hk, NS, products=prod)
+    for i in range(40):
+        dl.on_packet(100, i, packet(i))  # housekeeping made before the product
+    for i in range(8):
+        dl.store_packet(101, 100 + i, encode_packet(101, i, i.to_bytes(4, "big") * 50))
+    r.contact = True
+    dl.step(0)
+    dl.step(1)  # two frames: both from the products store
+    d = Deframer()
+    vcs = {(f[4 + 1] >> 1) & 7 for f in r.sent}
+    got = [p for f in r.sent for _, p in d.feed(f)]
+    assert vcs == {3} and {((p[0] & 7) << 8 | p[1]) for p in got} == {101}
+    assert prod.stats.pending < 8 and hk.stats.pending == 40  # released as framed, each in its own store
+    for t in range(2, 40):
+        dl.step(t)
+    assert prod.stats.pending == 0 and hk.stats.pending == 0
+    assert ground(r.sent) == list(range(40))  # the housekeeping then, in order, once
+    assert dl.packets_played_back == 48 and dl.store_errors == 0
+    # without a products store, products go to the housekeeping store
+    dl2 = Downlink(FakeRadio(), TmFrameConfig(scid=1), PacketStore(tmp_path / "one", cfg), NS)
+    dl2.store_packet(101, 0, packet(0))
+    assert dl2.store.stats.pending == 1 and len(dl2.playbacks) == 1

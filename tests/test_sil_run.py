@@ -36,9 +36,10 @@ def test_every_packet_is_downlinked_or_still_stored(result: tuple[dict[str, obje
     assert st["crc_errors"] == 0 and st["frame_gaps"] == 0 and st["bytes_skipped"] == 0
     assert all(a["gaps"] == 0 for a in st["apids"].values())
     assert len(recs) == s["packets_downlinked"]
-    # stored packets (made outside contacts) come down on VC 1, real-time ones on VC 0
+    # stored packets (made outside contacts) come down on VC 1, job results on VC 3, real-time ones on VC 0
     t0 = cuc_offset_ns(load("gpu-node").epoch) / 1e9
-    assert {r.vcid for r in recs if r.time is not None and r.time - t0 < AOS_S} == {1}
+    assert {r.vcid for r in recs if r.time is not None and r.time - t0 < AOS_S and r.name != "job_result"} == {1}
+    assert {r.vcid for r in recs if r.name == "job_result"} == {3}
     assert {r.vcid for r in recs if r.time is not None and AOS_S + 2 < r.time - t0 < 1840} == {0}
     assert min(r.time for r in recs if r.time is not None) == pytest.approx(t0)
 
