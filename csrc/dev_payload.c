@@ -22,14 +22,15 @@
 #define R_DIE_TEMP 0x0B         /* ro signed 7.8125 m degC/LSB */
 #define R_THROTTLE 0x0C         /* ro permille */
 #define R_THROUGHPUT 0x0D       /* ro permille */
-#define R_LAST R_THROUGHPUT
+#define R_POWER_LIMIT 0x0E      /* rw 0.1 W/LSB power cap, 0xFFFF none (since version 1.1) */
+#define R_LAST R_POWER_LIMIT
 
 /* internal slot (not addressable: the pointer cannot reach it) set while a
  * latched JOB_DONE low word is waiting to be read */
 #define I_DONE_LATCHED 0x80
 
 #define ID_VALUE 0x534B
-#define VERSION_VALUE 0x0100
+#define VERSION_VALUE 0x0101
 
 #define JOB_START 1
 #define JOB_PAUSE 2
@@ -123,6 +124,9 @@ static void write_reg(sk_plant *p, sk_device *d, int reg, uint16_t v)
     case R_JOB_CTRL:
         job_control(p, d, v);
         break;
+    case R_POWER_LIMIT:
+        if (p->cfg.payload.present) p->s.payload_power_limit_w = v * POWER_LSB_W;
+        break;
     case R_JOB_ID:
     case R_JOB_WORK_HI:
     case R_JOB_WORK_LO:
@@ -163,6 +167,8 @@ static uint16_t read_word(sk_plant *p, const sk_device *d)
         return permille(s->payload_throttle);
     case R_THROUGHPUT:
         return permille(s->payload_throughput);
+    case R_POWER_LIMIT:
+        return (uint16_t)sk_dev_quantize(s->payload_power_limit_w, POWER_LSB_W, 0, 0xFFFF);
     case R_JOB_CTRL:                                /* write-only */
     default:
         return 0;

@@ -54,6 +54,10 @@ static double model_demand_w(sk_plant *p)
     if (mode <= 0) return 0.0;
     /* without a running job the part sits at its lowest mode's power */
     double w = s->job_active == 1.0 ? mode_power(pc, mode) : mode_power(pc, 1);
+    /* the power cap (as a GPU's power limit): clocks lowered until the draw is at the cap, never below
+     * the lowest mode's power */
+    double cap = s->payload_power_limit_w > mode_power(pc, 1) ? s->payload_power_limit_w : mode_power(pc, 1);
+    if (w > cap) w = cap;
     p->payload_cmd_w = w;
     double node_c = s->node_temp_k[pc->node] - 273.15;
     if (node_c + pc->junction_k_per_w * w <= pc->throttle_c) return w;

@@ -242,6 +242,7 @@ int sk_plant_configure(sk_plant *p, const sk_config *cfg)
     sk_rng_seed(p, cfg->seed);
     p->s.contact_station = -1.0;
     p->s.payload_throttle = 1.0;
+    p->s.payload_power_limit_w = SK_PL_NO_LIMIT_W;
     sk_orbit_init(p);
     sk_power_init(p);
     sk_thermal_init(p);

@@ -65,6 +65,7 @@
 #define SK_PL_ST_THROTTLED 4
 #define SK_PL_ST_SHUTDOWN 8
 #define SK_PL_ST_UNPOWERED 16
+#define SK_PL_NO_LIMIT_W 6553.5   /* POWER_LIMIT 0xFFFF: no power cap */
 
 typedef struct {
     double solar_flux_w_m2;     /* at 1 AU */
@@ -216,6 +217,7 @@ typedef struct {
     double radio_tx;            /* transmitter keyed */
     double node_temp_k[SK_MAX_NODES];
     double payload_mode;        /* commanded mode index, 0 off */
+    double payload_power_limit_w;   /* power cap written to POWER_LIMIT (6553.5 W at power-on: none) */
     double payload_power_w;
     double payload_die_c;
     double payload_throttle;    /* 1 = no throttling */

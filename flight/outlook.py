@@ -23,6 +23,9 @@ class CapSource(Protocol):
     @property
     def cap(self) -> int: ...
 
+    @property
+    def cap_w(self) -> float: ...
+
 
 class FlightOutlook:
     def __init__(self, hw: HardwareConfig, readings: Readings, params: Parameters, power: PowerManager,
@@ -75,4 +78,4 @@ class FlightOutlook:
             self._dl_until_ns = t_ns + 600 * NS
         return Outlook(t_ns, self.power.soc_estimate(), 1.0 - self.params["dod_max"], self.battery_wh,
                        self.array_capability(in_ecl), base_w, in_ecl, to_ecl, ecl_s, self.payload.cap,
-                       self.backlog(), self._dl_bytes)
+                       self.backlog(), self._dl_bytes, self.payload.cap_w)

@@ -10,7 +10,7 @@ commanded to mode 0 and its load switch is opened. Entering NOMINAL closes the s
 
 Thermal cap. The part protects itself (it throttles at its throttle point, 87 degC on the
 gpu-node, and latches off at its shutdown point); the flight software keeps the die below
-`payload_die_limit_c` minus `die_margin_c` so the part's own throttle never engages. The
+`payload_die_limit_c` minus a margin so the part's own throttle never engages. The
 die sits above the cold plate by R_j x P, and the part answers a mode change within a
 tick, so the manager predicts the die at any mode m from the present reading:
 
@@ -18,14 +18,32 @@ tick, so the manager predicts the die at any mode m from the present reading:
 
 with P_m the mode's nominal power (`HardwareConfig.payload_mode_power_w`) and R_j the
 junction resistance, estimated on line from (die - payload node temperature) / power
-whenever the part draws power (or given to the constructor). The cap is the highest mode
-whose predicted die stays below the ceiling; it falls as soon as the cap's prediction
-reaches the ceiling (or the part reports that it throttled itself) and rises again only
-when the next mode's prediction is `step_up_hysteresis_c` below the ceiling and
-`step_up_dwell_s` have passed since the last step down. While R_j is unknown (a failed
-payload node sensor since boot) the cap stays at mode 1. At or above the limit itself the
-cap is 0. Every change raises PAYLOAD_THROTTLED (param1 the new cap, param2 the die in
-0.01 degC). The commanded mode is min(policy's mode, cap).
+whenever the part draws power (or given to the constructor).
+
+With a controller that has a power limit (POWER_LIMIT, version 1.1, as a GPU's power
+cap) the cap is a power: each tick the highest power whose predicted die stays below a
+ceiling `limit_margin_c` under the limit, P_now + (ceiling - die_now) / R_j, floored to
+`limit_step_w`, is written as the part's power limit when it binds below the highest
+mode's power (and lifted when it no longer binds). The die then sits just under the
+ceiling whatever the node temperature, instead of a whole mode below it; the margin can
+be small because the limit is corrected every tick by a few watts. `cap` is then the
+lowest mode that reaches the limit (its power capped), and `cap_w` the power allowed. The
+limit is written only when it changes by a step, and a rise of a single step waits for a
+second step of headroom, so measurement noise does not rewrite it every tick.
+
+With a controller without one, the cap is a mode: the highest mode whose predicted die
+stays below a ceiling `die_margin_c` under the limit (a mode is a step of hundreds of
+watts); it falls as soon as the cap's prediction reaches the ceiling (or the part reports
+that it throttled itself) and rises again only when the next mode's prediction is
+`step_up_hysteresis_c` below the ceiling and `step_up_dwell_s` have passed since the last
+step down.
+
+Either way: while R_j is unknown (a failed payload node sensor since boot) the cap stays
+at mode 1; at or above the limit itself the cap is 0; when the part throttles itself the
+cap steps below the mode it runs. PAYLOAD_THROTTLED (param1 the new cap mode, param2 the
+die in 0.01 degC) is raised when the cap mode changes and when a power limit starts or
+stops binding, not at every adjustment of the limit (housekeeping carries its value).
+The commanded mode is min(policy's mode, cap).
 
 PAYLOAD_SHUTDOWN (HIGH) is raised once each time the part reports it shut itself down;
 while it is latched off the manager re-commands its mode each tick, which is what lets the
@@ -81,6 +99,11 @@ class PayloadDriver(Protocol):
     def start_job(self, job_id: int, work_units: int) -> None: ...
 
     def abort_job(self) -> None: ...
+
+    @property
+    def has_power_limit(self) -> bool: ...
+
+    def set_power_limit(self, watts: float | None) -> None: ...
 
 
 class SwitchBank(Protocol):
@@ -148,16 +171,20 @@ class FifoPolicy:
 
 @dataclass(frozen=True)
 class PayloadConfig:
-    die_margin_c: float = 2.0  # keep the die this far below payload_die_limit_c
+    die_margin_c: float = 2.0  # keep the die this far below payload_die_limit_c (a mode cap)
+    limit_margin_c: float = 0.5  # the same with a power limit, which regulates within a tick and a few watts
     step_up_hysteresis_c: float = 3.0  # a higher mode only when predicted this far below the ceiling
     step_up_dwell_s: float = 30.0  # after a step down, wait this long before stepping up
+    limit_step_w: float = 5.0  # the power limit's resolution (a controller with POWER_LIMIT)
     rj_filter: float = 0.2  # weight of each new junction-resistance sample
     rj_min_power_frac: float = 0.05  # estimate R_j only above this share of the highest mode's power
     lost_after_s: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.die_margin_c < 0 or self.step_up_hysteresis_c < 0 or self.step_up_dwell_s < 0:
+        if min(self.die_margin_c, self.limit_margin_c, self.step_up_hysteresis_c, self.step_up_dwell_s) < 0:
             raise ValueError("margins and dwell must be >= 0")
+        if not self.limit_step_w > 0:
+            raise ValueError(f"limit_step_w must be > 0, got {self.limit_step_w}")
         if not 0 < self.rj_filter <= 1:
             raise ValueError(f"rj_filter must be in (0, 1], got {self.rj_filter}")
         if self.lost_after_s <= 0:
@@ -211,6 +238,9 @@ class PayloadManager:
         self._rj_given = junction_k_per_w
         self.junction_k_per_w: float | None = junction_k_per_w
         self.cap = 1
+        self.limit_w: float | None = None  # the thermal power limit in force (None: none)
+        self._limit_written: float | None = None  # what the controller was last told (None: no limit)
+        self._limit_known = False  # False: tell it again (after a boot or a failed write)
         self.commanded_mode: int | None = None
         self.running: _Running | None = None
         self.command_failures = 0
@@ -222,6 +252,8 @@ class PayloadManager:
     def reset(self, t_ns: int) -> None:
         self.junction_k_per_w = self._rj_given
         self.cap = 1
+        self.limit_w = None
+        self._limit_known = False
         self.commanded_mode = None
         self.running = None
         self._last_down_ns = None
@@ -244,6 +276,8 @@ class PayloadManager:
         decision = self.policy.choose(t_ns, self.running.job if self.running else None)
         want = min(decision.mode, self.n_modes)  # mode 0 with a job holds it: loaded, no work, no power
         self._set_mode(min(want, self.cap), tm)
+        if self._power_limited:
+            self._apply_limit()
         self._run(t_ns, decision.job, tm)
 
     # ------------------------------------------------------------------ prediction
@@ -274,10 +308,23 @@ class PayloadManager:
             self.junction_k_per_w += a * (sample - self.junction_k_per_w)
 
     # ------------------------------------------------------------------ thermal cap
+    @property
+    def _power_limited(self) -> bool:
+        return self.driver.has_power_limit
+
+    @property
+    def cap_w(self) -> float:
+        """The power the thermal cap allows: the power limit, else the cap mode's power (0 at cap 0)."""
+        if self.cap <= 0:
+            return 0.0
+        p = self.mode_power_w[min(self.cap, self.n_modes) - 1]
+        return p if self.limit_w is None else min(p, self.limit_w)
+
     def _update_cap(self, t_ns: int, tm: PayloadTelemetry | None) -> None:
-        old = self.cap
+        old, was_limited = self.cap, self.limit_w is not None
         if tm is None:
             self.cap = min(self.cap, 1)
+            self.limit_w = None
             if self.cap != old:
                 self.events.emit(t_ns, "PAYLOAD_THROTTLED", "LOW", self.cap, 0, f"cap {old}->{self.cap} no tm")
             return
@@ -285,27 +332,66 @@ class PayloadManager:
         ceiling = limit - self.config.die_margin_c
         die = tm.die_temp_c
         throttled = PayloadStatus.THROTTLED in tm.status and tm.mode >= 1
-        new = self.cap
         if die >= limit:
-            new = 0
+            new, self.limit_w = 0, None
         elif throttled:
-            new = max(min(new, tm.mode) - 1, 1)  # the part throttled itself: step below what it runs
+            new, self.limit_w = max(min(self.cap, tm.mode) - 1, 1), None  # the part throttled itself: step below
+        elif self._power_limited and self.junction_k_per_w is not None:
+            new, self.limit_w = self._power_cap(tm, limit - self.config.limit_margin_c)
         else:
-            new = max(new, 1)
-            while new > 1 and not self._fits(new, tm, ceiling):
-                new -= 1
+            self.limit_w = None
+            new = self._mode_cap(t_ns, tm, ceiling)
         if new < old:
             self._last_down_ns = t_ns
-        elif not throttled and die < limit:
-            dwell_ok = (self._last_down_ns is None
-                        or t_ns - self._last_down_ns >= self.config.step_up_dwell_s * NS)
-            ceiling_up = ceiling - self.config.step_up_hysteresis_c
-            while dwell_ok and new < self.n_modes and self._fits(new + 1, tm, ceiling_up, strict=True):
-                new += 1
         self.cap = new
-        if new != old:
-            text = "part throttled" if throttled else f"cap {old}->{new} {die:.1f}C"
-            self.events.emit(t_ns, "PAYLOAD_THROTTLED", "LOW" if new < old else "INFO", new, _centi(die), text)
+        limited = self.limit_w is not None
+        if new != old or limited != was_limited:
+            text = ("part throttled" if throttled else f"cap {old}->{new} {die:.1f}C"
+                    + (f" limit {self.limit_w:.0f}W" if self.limit_w is not None else ""))
+            self.events.emit(t_ns, "PAYLOAD_THROTTLED", "LOW" if new < old or limited > was_limited else "INFO",
+                             new, _centi(die), text)
+
+    def _mode_cap(self, t_ns: int, tm: PayloadTelemetry, ceiling: float) -> int:
+        """The highest mode whose predicted die stays below the ceiling (stepping up with hysteresis and dwell)."""
+        new = max(self.cap, 1)
+        while new > 1 and not self._fits(new, tm, ceiling):
+            new -= 1
+        dwell_over = self._last_down_ns is None or t_ns - self._last_down_ns >= self.config.step_up_dwell_s * NS
+        if new >= self.cap and dwell_over:
+            ceiling_up = ceiling - self.config.step_up_hysteresis_c
+            while new < self.n_modes and self._fits(new + 1, tm, ceiling_up, strict=True):
+                new += 1
+        return new
+
+    def _power_cap(self, tm: PayloadTelemetry, ceiling: float) -> tuple[int, float | None]:
+        """(cap mode, power limit or None) from the highest power whose predicted die stays below the ceiling."""
+        rj = self.junction_k_per_w
+        assert rj is not None
+        step = self.config.limit_step_w
+        allowed = math.floor((tm.power_w + (ceiling - tm.die_temp_c) / max(rj, 1e-9)) / step + 1e-6) * step
+        prev = self.limit_w
+        if prev is not None and prev < allowed < prev + 2 * step:
+            allowed = prev  # a rise of one step waits for a second one: noise does not rewrite the limit
+        powers = self.mode_power_w
+        if allowed >= powers[-1]:
+            return self.n_modes, None
+        if allowed < powers[0]:
+            return 1, None  # the lowest mode cannot be capped any lower
+        cap = next(m for m in range(1, self.n_modes + 1) if powers[m - 1] >= allowed)
+        return cap, allowed
+
+    def _apply_limit(self) -> None:
+        """Tell the controller the power limit when it changed (or is unknown)."""
+        want = self.limit_w
+        if self._limit_known and want == self._limit_written:
+            return
+        try:
+            self.driver.set_power_limit(want)
+        except DriverError:
+            self.command_failures += 1
+            self._limit_known = False  # unknown: tell it again next step
+            return
+        self._limit_written, self._limit_known = want, True
 
     def _fits(self, mode: int, tm: PayloadTelemetry, ceiling: float, strict: bool = False) -> bool:
         pred = self.predicted_die_c(mode, tm)

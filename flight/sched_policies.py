@@ -75,13 +75,34 @@ def throughput_at(hull: list[tuple[int, float, float]], w: float) -> float:
 _HULLS: dict[tuple[tuple[float, ...], tuple[float, ...]], list[tuple[int, float, float]]] = {}
 
 
+def mode_curve_at(mode_power_w: tuple[float, ...], mode_throughput: tuple[float, ...], w: float) -> float:
+    """Throughput of one mode capped at power w: linear between the mode points (the part's clock and
+    voltage steps), proportional below the lowest mode."""
+    if w <= 0:
+        return 0.0
+    if w <= mode_power_w[0]:
+        return mode_throughput[0] * w / mode_power_w[0]
+    for (p0, t0), (p1, t1) in itertools.pairwise(zip(mode_power_w, mode_throughput, strict=True)):
+        if w <= p1:
+            return t0 + (t1 - t0) * (w - p0) / (p1 - p0)
+    return mode_throughput[-1]
+
+
 def _capped(view: SchedView) -> list[tuple[int, float, float]]:
-    """The hull of the modes the thermal cap allows (with only mode 1 allowed, mode 1 even if it lies
-    below the full hull: it is how the payload manager learns the junction resistance that lifts the cap)."""
+    """The hull of the modes the thermal cap allows, the cap mode at the power the cap allows (with only
+    mode 1 allowed, mode 1 even if it lies below the full hull: it is how the payload manager learns the
+    junction resistance that lifts the cap)."""
     cap = max(min(view.outlook.cap, len(view.mode_power_w)), 0)
-    key = (view.mode_power_w[:cap], view.mode_throughput[:cap])
+    powers, thrs = view.mode_power_w[:cap], view.mode_throughput[:cap]
+    if cap >= 2 and view.outlook.cap_w < powers[-1]:
+        w = max(view.outlook.cap_w, powers[0])
+        powers = (*powers[:-1], w)
+        thrs = (*thrs[:-1], mode_curve_at(view.mode_power_w, view.mode_throughput, w))
+    key = (powers, thrs)
     hull = _HULLS.get(key)
     if hull is None:
+        if len(_HULLS) > 4096:
+            _HULLS.clear()  # power limits vary: keep the cache bounded
         hull = _HULLS[key] = envelope(*key)
     return hull
 

@@ -25,6 +25,7 @@ sunlit-only, state-of-charge threshold, static priority).
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +53,7 @@ class Outlook:
     cap: int  # the payload manager's thermal cap (highest mode allowed)
     backlog_packets: int  # awaiting downlink in the store
     downlink_bytes_ahead: float  # what the passes of the predictor's window ahead (12 h or more) can carry
+    cap_w: float = math.inf  # the power the thermal cap allows (a power limit caps the cap mode below its power)
 
 
 @dataclass(frozen=True)

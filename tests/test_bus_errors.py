@@ -53,7 +53,7 @@ BAD: list[tuple[int, Any, bytes, int, str]] = [
     (0, 0x48, b"\x10", 2, "NACK"),              # TMP117 has no register 0x10
     (0, 0x36, b"\x03", 2, "NACK"),              # MAX17048 odd address
     (0, 0x36, b"\x00", 2, "NACK"),              # MAX17048 has no register 0x00
-    (0, 0x50, b"\x0e", 2, "NACK"),              # payload controller ends at 0x0D
+    (0, 0x50, b"\x0f", 2, "NACK"),              # payload controller ends at 0x0E
     (0, 0x20, b"\x04", 1, "NACK"),              # TCA9534 ends at 0x03
     (0, 0x40, b"\x00", 3, "read longer"),       # 16-bit register, 3 bytes
     (0, 0x48, b"", 64, "read longer"),

@@ -314,7 +314,7 @@ def test_max17048_payload_and_gpio_por() -> None:
     assert rd(emu, "fuel_gauge", 0x18) == 0x9600
     assert rd(emu, "fuel_gauge", 0x1A) == 0x0100
     assert rd(emu, "payload_ctrl", PL_ID) == 0x534B
-    assert rd(emu, "payload_ctrl", PL_VERSION) == 0x0100
+    assert rd(emu, "payload_ctrl", PL_VERSION) == 0x0101
     # pins 0 (radio, on) and 3 (payload, on) outputs high, 1 and 2 (heaters, off) outputs low
     assert rd8(emu, 0x03) == 0xF0
     assert rd8(emu, 0x01) == 0xF9

@@ -27,7 +27,7 @@ def controller(noise: float | None = 0.0) -> tuple[Emulator, PayloadCtrl]:
     emu = Emulator(scenario(noise))
     pl = PayloadCtrl(emu.buses[0], 0x50)
     pl.init()
-    assert pl.version == 0x0100
+    assert pl.version == 0x0101
     return emu, pl
 
 
@@ -139,3 +139,40 @@ def test_wrong_chip_fails_init_clearly() -> None:
     with pytest.raises(DeviceIdError, match=r"ID \(0x00\) reads 0x4127, expected 0x534b"):
         pl.init()
     assert pl.health == Health.FAILED
+
+
+def test_power_limit_caps_the_draw_and_the_work_follows_the_part_curve() -> None:
+    emu, pl = controller()
+    assert pl.has_power_limit
+    assert pl._read16(0x0E) == 0xFFFF  # power-on: no limit
+    pl.set_mode(4)
+    pl.start_job(job_id=7, work_units=10_000_000)
+    pl.set_power_limit(450.0)
+    assert pl._read16(0x0E) == 4500
+    emu.advance(10 * NS)
+    t = pl.read()
+    # 450 W lies between high (500 W, 0.85) and low (300 W, 0.55): 0.55 + 0.30 * 150 / 200
+    assert t.power_w == pytest.approx(450.0, abs=POWER_LSB_W)
+    assert t.throughput == pytest.approx(0.775, abs=0.001)
+    assert t.mode == 4 and PayloadStatus.THROTTLED not in t.status  # a cap, not the part's thermal throttle
+    done = pl.job_done_s()
+    emu.advance(10 * NS)
+    assert pl.job_done_s() - done == pytest.approx(7.75, abs=2 * UNIT_S)
+    pl.set_power_limit(10.0)  # below the lowest mode's power: the part draws that much still
+    emu.advance(NS)
+    assert pl.read().power_w == pytest.approx(70.0, abs=POWER_LSB_W) and pl._read16(0x0E) == 100
+    pl.set_power_limit(None)
+    emu.advance(NS)
+    assert pl.read().power_w == pytest.approx(700.0, abs=POWER_LSB_W) and pl._read16(0x0E) == 0xFFFF
+
+
+def test_power_limit_needs_version_1_1_and_a_value_in_range() -> None:
+    _, pl = controller()
+    with pytest.raises(ValueError, match="power limit"):
+        pl.set_power_limit(6553.5)
+    with pytest.raises(ValueError, match="power limit"):
+        pl.set_power_limit(-1.0)
+    pl.version = 0x0100
+    assert not pl.has_power_limit
+    with pytest.raises(ValueError, match="no POWER_LIMIT"):
+        pl.set_power_limit(400.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pytest
 
 from emulator import Emulator, load
@@ -39,8 +40,14 @@ def hw() -> HardwareConfig:
 
 
 class FakeDriver:
+    has_power_limit = False  # a version 1.0 controller: the cap is a mode
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, int]] = []
+        self.limits: list[float | None] = []
+
+    def set_power_limit(self, watts: float | None) -> None:
+        self.limits.append(watts)
 
     def set_mode(self, mode: int) -> None:
         self.calls.append(("mode", mode, 0))
@@ -98,9 +105,9 @@ class Unit:
 
 
 def make_unit(hw: HardwareConfig, jobs: tuple[tuple[int, float], ...] = (), mode: Mode = Mode.NOMINAL,
-              **kw: object) -> Unit:
+              driver: FakeDriver | None = None, **kw: object) -> Unit:
     readings = Readings()
-    drv = FakeDriver()
+    drv = driver if driver is not None else FakeDriver()
     sw = FakeSwitches()
     ev = EventReporter(load_dictionary(), _sink)
     modes = ModeManager(ev, mode)
@@ -319,7 +326,9 @@ class Loop:
             self.min_throttle = min(self.min_throttle, float(st["payload_throttle"]))
 
 
-def make_loop(sc: Scenario, jobs: tuple[tuple[int, float], ...], mode: Mode = Mode.NOMINAL) -> Loop:
+def make_loop(sc: Scenario, jobs: tuple[tuple[int, float], ...], mode: Mode = Mode.NOMINAL,
+              legacy: bool = False) -> Loop:
+    """legacy: the controller answers as version 1.0, without POWER_LIMIT (the cap is a mode)."""
     emu = Emulator(sc)
     hw = hardware_from_scenario(sc)
     sensors = SensorPoller(hw, emu.buses)
@@ -332,6 +341,8 @@ def make_loop(sc: Scenario, jobs: tuple[tuple[int, float], ...], mode: Mode = Mo
     pm = PayloadManager(hw, sensors.readings, sensors.payload, switches, params, modes, events, jobs)
     for c in (sensors, modes, tc, pm):
         c.reset(0)
+    if legacy:
+        sensors.payload.version = 0x0100
     return Loop(emu, sensors, tc, pm, events, modes)
 
 
@@ -347,8 +358,8 @@ def test_hot_case_without_the_manager_the_part_throttles_itself() -> None:
     assert min_throttle < 0.9  # the scenario is hot enough to matter
 
 
-def test_hot_case_the_die_stays_below_its_limit_and_the_part_never_throttles() -> None:
-    loop = make_loop(hot_gpu_node(), ((1, 1e6),))
+def test_hot_case_mode_cap_the_die_stays_below_its_limit_and_the_part_never_throttles() -> None:
+    loop = make_loop(hot_gpu_node(), ((1, 1e6),), legacy=True)
     loop.run(2500)
     limit = Parameters()["payload_die_limit_c"]
     assert loop.max_die_c < limit < 87.0
@@ -403,3 +414,61 @@ def test_load_shedding_powers_the_payload_down_even_in_nominal(hw: HardwareConfi
     u2 = make_unit(hw, ((1, 100.0),), valid=lambda name: name != "payload")
     u2.step(1)
     assert u2.cmds("start") == [] and u2.pm.cap == 1  # no valid telemetry: no job, lowest mode
+
+
+def test_hot_case_power_limit_holds_the_die_just_under_its_limit() -> None:
+    loop = make_loop(hot_gpu_node(), ((1, 1e6),))
+    assert loop.sensors.payload is not None and loop.sensors.payload.has_power_limit
+    st = loop.emu.state
+    dies, powers = [], []
+    for _ in range(2500):
+        loop.run(1)
+        dies.append(float(st["payload_die_c"]))
+        powers.append(float(st["payload_power_w"]))
+    limit = Parameters()["payload_die_limit_c"]
+    ceiling = limit - PayloadConfig().limit_margin_c
+    assert loop.max_die_c < ceiling + 0.25 < limit and loop.min_throttle == 1.0  # R_j learnt on line
+    # regulated: after the first minutes the die sits within a few tenths of a degree under the ceiling,
+    # at a power between two modes (the part's own curve gives the work at that power)
+    late_die, late_p = np.array(dies[600:]), np.array(powers[600:])
+    assert np.all(late_die > ceiling - 0.4)
+    assert late_p.min() > 300.0 and late_p.max() < 700.0 and np.ptp(late_p) > 10.0
+    assert float(st["payload_power_limit_w"]) == pytest.approx(late_p[-1], abs=0.2)
+    assert loop.pm.limit_w == pytest.approx(float(st["payload_power_limit_w"]), abs=0.05)
+    assert loop.pm.limit_w is not None and loop.pm.cap_w == loop.pm.limit_w
+    assert loop.pm.cap == (4 if loop.pm.limit_w > 500.0 else 3)
+    # a few events (the limit starting to bind, cap mode changes), not one per adjustment
+    thr = [e for e in loop.events.log if e.event_id == "PAYLOAD_THROTTLED"]
+    assert 1 <= len(thr) <= 4
+    assert float(st["job_done_s"]) > 1000.0 and loop.events.counts.get("PAYLOAD_SHUTDOWN", 0) == 0
+
+
+class LimitDriver(FakeDriver):
+    has_power_limit = True
+
+
+def test_power_cap_from_the_prediction_written_only_when_it_moves_a_step(hw: HardwareConfig) -> None:
+    u = make_unit(hw, ((1, 1e6),), junction_k_per_w=RJ, driver=LimitDriver())
+    ceiling = Parameters()["payload_die_limit_c"] - PayloadConfig().limit_margin_c  # 81.5
+    u.status = ST.RUNNING
+    # at 700 W with the die 0.3 K over the ceiling: 700 - 0.3 / 0.03 = 690 W
+    u.power_w = 700.0
+    u.step(1, die_c=ceiling + 0.3)
+    assert u.pm.limit_w == 690.0 and u.pm.cap == 4 and u.pm.cap_w == 690.0 and u.mode == 4
+    assert u.driver.limits == [690.0]
+    # noise: 2 W of headroom floors to the same 5 W step; 7 W is one step up, which waits for a second
+    u.power_w = 690.0
+    u.step(2, die_c=ceiling - 0.06)
+    u.step(3, die_c=ceiling - 0.21)
+    assert u.pm.limit_w == 690.0 and u.driver.limits == [690.0]
+    u.power_w = 680.0
+    u.step(4, die_c=ceiling - 0.6)  # 700: the highest mode's power, the limit no longer binds
+    assert u.pm.limit_w is None and u.driver.limits == [690.0, None]
+    # a fall is written at once; below the power of mode 3 (500 W) the cap mode falls too
+    u.power_w = 700.0
+    u.step(5, die_c=ceiling + 0.3)
+    u.power_w = 505.0
+    u.step(6, die_c=ceiling + 0.45)
+    assert u.pm.limit_w == 490.0 and u.pm.cap == 3 and u.mode == 3 and u.driver.limits[-2:] == [690.0, 490.0]
+    evs = [e for e in u.events.log if e.event_id == "PAYLOAD_THROTTLED"]
+    assert [(e.severity, e.param1) for e in evs] == [("LOW", 4), ("INFO", 4), ("LOW", 4), ("LOW", 3)]

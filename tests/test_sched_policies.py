@@ -20,8 +20,10 @@ from flight.sched_policies import (
     SocThresholdPolicy,
     StaticPriorityPolicy,
     SunlitOnlyPolicy,
+    _capped,
     envelope,
     make_policy,
+    mode_curve_at,
     throughput_at,
 )
 from flight.scheduler import Choice, Outlook, SchedView
@@ -393,3 +395,16 @@ def test_make_policy_knows_every_name() -> None:
     with pytest.raises(ValueError, match="unknown scheduling policy"):
         make_policy("random")
     assert math.isinf(SkyrackConfig().charge_max_w)
+
+
+def test_a_power_limit_caps_the_top_of_the_hull_at_the_part_curve() -> None:
+    # thermal limit 600 W: mode 4 is run capped at 600 W, where the part's curve gives 0.925
+    v = view([job(1)], o=outlook(cap=4, cap_w=600.0))
+    hull = _capped(v)
+    assert hull[-1] == (4, 600.0, pytest.approx(0.925))
+    assert [h[0] for h in hull] == [0, 2, 3, 4] and hull[-2][1] == 500.0
+    # the greedy baselines ask for mode 4 (the payload manager applies the limit)
+    assert RunAlwaysPolicy().decide(v) == Choice(1, 4)
+    # without a binding limit the hull is the modes' own
+    assert _capped(view([job(1)], o=outlook(cap=4, cap_w=700.0)))[-1] == (4, 700.0, 1.0)
+    assert mode_curve_at(POWER, THROUGHPUT, 35.0) == pytest.approx(0.025)

@@ -1,6 +1,6 @@
 """Skyrack payload controller: the accelerator's management controller (16-bit registers, MSB first).
 
-Scaling: POWER 0.1 W/LSB; DIE_TEMP signed 7.8125 m°C/LSB; THROTTLE and THROUGHPUT permille;
+Scaling: POWER and POWER_LIMIT 0.1 W/LSB; DIE_TEMP signed 7.8125 m°C/LSB; THROTTLE and THROUGHPUT permille;
 JOB_WORK and JOB_DONE in 10 ms units of accelerator time at full throughput.
 """
 
@@ -27,6 +27,8 @@ REG_POWER = 0x0A
 REG_DIE_TEMP = 0x0B
 REG_THROTTLE = 0x0C
 REG_THROUGHPUT = 0x0D
+REG_POWER_LIMIT = 0x0E  # since version 1.1
+NO_POWER_LIMIT = 0xFFFF  # POWER_LIMIT's power-on value: no cap
 
 CONTROLLER_ID = 0x534B  # "SK"
 VERSION_MAJOR = 0x01  # VERSION high byte; low byte is the minor version
@@ -104,6 +106,24 @@ class PayloadCtrl(Device[PayloadTelemetry]):
         if not 0 <= mode <= 0xFFFF:
             raise ValueError(f"mode must be 0..65535, got {mode}")
         self._write16(REG_MODE, mode)
+
+    @property
+    def has_power_limit(self) -> bool:
+        """The controller has POWER_LIMIT (0x0E): version 1.1 or later (known once probed)."""
+        return self.version >> 8 == VERSION_MAJOR and self.version & 0xFF >= 1
+
+    def set_power_limit(self, watts: float | None) -> None:
+        """Write POWER_LIMIT (0x0E, 0.1 W/LSB, read back): the part lowers its clocks to draw at most this
+        (never below its lowest mode's power). None writes 0xFFFF, no cap. Needs `has_power_limit`."""
+        if not self.has_power_limit:
+            raise ValueError(f"{self.name}: version 0x{self.version:04X} has no POWER_LIMIT register")
+        if watts is None:
+            word = NO_POWER_LIMIT
+        elif not 0.0 <= watts < NO_POWER_LIMIT * POWER_LSB_W:
+            raise ValueError(f"power limit must be 0..6553.4 W, got {watts}")
+        else:
+            word = round(watts / POWER_LSB_W)
+        self._write16(REG_POWER_LIMIT, word, verify_mask=0xFFFF)
 
     def start_job(self, job_id: int, work_units: int) -> None:
         """Write JOB_ID (0x05), JOB_WORK_HI/LO (0x06/0x07, 10 ms units, read back), then START to JOB_CTRL (0x04)."""
