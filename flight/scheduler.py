@@ -275,7 +275,9 @@ class JobScheduler:
                 "jobs_completed": self.completed, "deadline_misses": self.missed,
                 "value_completed": min(self.value_completed, 42_949_672.95),
                 "store_backlog_packets": min(o.backlog_packets, 0xFFFFFFFF) if o else 0,
-                "budget_w": min(max(float(getattr(self.policy, "budget_w", 0.0)), 0.0), 6553.5)}
+                "budget_w": min(max(float(getattr(self.policy, "budget_w", 0.0)), 0.0), 6553.5),
+                "thermal_cap_mode": min(max(o.cap, 0), 255) if o else 0,
+                "thermal_cap_w": min(max(o.cap_w, 0.0), 6553.5) if o else 0.0}
 
 
 def journal_at(directory: Path) -> JobJournal:

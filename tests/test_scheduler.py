@@ -40,7 +40,7 @@ class Scripted:
 
 
 def outlook_at(t_ns: int) -> Outlook:
-    return Outlook(t_ns, 0.8, 0.3, 2400.0, 1800.0, 150.0, False, 1200.0, 2100.0, 4, 17, 1e8)
+    return Outlook(t_ns, 0.8, 0.3, 2400.0, 1800.0, 150.0, False, 1200.0, 2100.0, 4, 17, 1e8, 615.0)
 
 
 class Harness:
@@ -254,6 +254,7 @@ def test_hk_values_encode_in_sched_hk(label: str) -> None:
     assert {k: dec[k] for k in expect} == expect
     assert dec["value_completed"] == pytest.approx(5.0, abs=0.01)
     assert dec["budget_w"] == pytest.approx(123.4, abs=0.1)
+    assert dec["thermal_cap_mode"] == 4 and dec["thermal_cap_w"] == pytest.approx(615.0, abs=0.1)
 
 
 def test_hk_values_clip_to_their_fields() -> None:
