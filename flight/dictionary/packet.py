@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import binascii
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
@@ -263,13 +263,14 @@ class PacketDef:
     # ------------------------------------------------------------------ many packets
 
     def decode_many(self, packets: bytes | bytearray | memoryview | npt.NDArray[Any], *,
-                    check_crc: bool = True) -> dict[str, npt.NDArray[Any]]:
+                    check_crc: bool = True, fields: Collection[str] | None = None) -> dict[str, npt.NDArray[Any]]:
         """Columns for a run of packets of this kind, back to back (a buffer, a 1-D uint8 array, or an
         (n, length) uint8 array). Header columns: apid, seq_count, time_s, service, subtype, msg_counter,
-        destination; then one column per field in engineering units (enum: labels, bool: bool).
+        destination; then one column per field in engineering units (enum: labels, bool: bool), or only
+        those of `fields` (KeyError for a name the packet lacks).
         Raises DecodeError if any packet is not one of this kind (APID, length, version, service, subtype,
         and CRC unless check_crc is False)."""
-        return self._bulk.decode(packets, check_crc)
+        return self._bulk.decode(packets, check_crc, fields)
 
     # ------------------------------------------------------------------ export
 
