@@ -16,7 +16,7 @@ counted in BulkStats, not decoded; so are packets decode_many rejects (CRC, serv
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -33,6 +33,7 @@ Columns = dict[str, Array]
 ArenaChunk = tuple[Array, Array, Array]  # (octets, offsets with n + 1 entries, vcids), as Deframer.feed_arena
 Buffer = bytes | bytearray | memoryview
 Source = Buffer | BinaryIO | Iterable[ArenaChunk | Buffer]
+Selection = Mapping[str, Collection[str] | None]  # packet name -> the field columns wanted (None: all)
 
 CHUNK_OCTETS = 4 << 20
 
@@ -40,7 +41,7 @@ CHUNK_OCTETS = 4 << 20
 @dataclass
 class BulkStats:
     """What the bulk decoder saw. Every packet lands in exactly one of decoded, unknown_apid,
-    wrong_length, invalid and idle."""
+    wrong_length, invalid, idle and skipped."""
 
     packets: int = 0
     decoded: int = 0
@@ -48,15 +49,27 @@ class BulkStats:
     wrong_length: int = 0  # declared APID, but not the declared length
     invalid: int = 0  # right APID and length, rejected by decode_many (CRC, version, service, subtype)
     idle: int = 0  # APID 0x7FF (the deframer drops these; other sources may not)
+    skipped: int = 0  # a declared kind of the right length that the decoder was not asked to decode (select)
     per_packet: dict[str, int] = field(default_factory=dict)
     deframer: DeframerStats | None = None  # when decode_columns ran the deframer itself
 
 
 class BulkDecoder:
-    """Accumulates arena chunks (add) and decodes everything at the end (columns)."""
+    """Accumulates arena chunks (add) and decodes everything at the end (columns).
 
-    def __init__(self, dictionary: Dictionary, check_crc: bool = True) -> None:
+    select: only these packet kinds, by name, each with the field columns wanted (None: all of them);
+    the packets of the other kinds are counted as skipped, neither gathered nor decoded. Default: every
+    kind, every field."""
+
+    def __init__(self, dictionary: Dictionary, check_crc: bool = True, select: Selection | None = None) -> None:
         self.check_crc = check_crc
+        known = {p.name: p for p in dictionary.packets}
+        for name, fields in (select or {}).items():
+            if name not in known:
+                raise KeyError(f"no packet named {name!r} in the dictionary")
+            for f in fields or ():
+                known[name].field(f)  # KeyError for a field the packet lacks
+        self._select = select
         self.stats = BulkStats()
         self._defs = dictionary.packets
         if len(self._defs) > 254:
@@ -99,6 +112,9 @@ class BulkDecoder:
         grouped = starts[order]
         for k, p in enumerate(self._defs):
             sel = grouped[bounds[k]:bounds[k + 1]]
+            if sel.size and self._select is not None and p.name not in self._select:
+                self.stats.skipped += sel.size
+                continue
             if sel.size:
                 # every octet offset as the start of a p.length-octet record: one memcpy per packet
                 windows: Array = np.ndarray(shape=(octets.size - p.length + 1,), dtype=np.dtype((np.void, p.length)),
@@ -126,7 +142,8 @@ class BulkDecoder:
         """decode_many on all rows; if it rejects some, split until the bad ones are isolated
         (one extra pass per halving, so a few corrupted packets cost little)."""
         try:
-            return p.decode_many(rows, check_crc=self.check_crc)
+            return p.decode_many(rows, check_crc=self.check_crc,
+                                 fields=self._select.get(p.name) if self._select is not None else None)
         except DecodeError:
             if rows.shape[0] == 1:
                 self.stats.invalid += 1
@@ -140,15 +157,16 @@ class BulkDecoder:
 
 def decode_columns(source: Source, dictionary: Dictionary, *, stats: BulkStats | None = None,
                    frame_length: int = 1115, randomized: bool = False, check_crc: bool = True,
-                   chunk_octets: int = CHUNK_OCTETS) -> dict[str, Columns]:
+                   chunk_octets: int = CHUNK_OCTETS, select: Selection | None = None) -> dict[str, Columns]:
     """Columns per packet name for a whole capture.
 
     source: a CADU byte stream (bytes-like, or a binary file read in chunk_octets pieces), or an
     iterable of Deframer.feed_arena results (each used before the next is drawn, so a generator
     over one deframer is fine) or of CADU byte chunks. When decode_columns runs the deframer
     itself (frame_length, randomized; FECF checked), its statistics end up in stats.deframer.
-    Pass a BulkStats as stats to get the counts of packets not decoded."""
-    dec = BulkDecoder(dictionary, check_crc=check_crc)
+    Pass a BulkStats as stats to get the counts of packets not decoded. select: only some packet kinds
+    and fields (see BulkDecoder)."""
+    dec = BulkDecoder(dictionary, check_crc=check_crc, select=select)
     deframer: Deframer | None = None
 
     def feed(chunk: Buffer) -> None:

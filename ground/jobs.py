@@ -40,13 +40,19 @@ class WorkloadJob(Protocol):
     def deadline_s(self) -> float | None: ...
 
 
+# what delivered_jobs reads of a capture: the job_result packets' part numbering (their time is a header column)
+_RESULT_COLUMNS = {"job_result": ("job_id", "part", "parts")}
+
+
 def delivered_jobs(capture: Path | bytes, dictionary: Dictionary) -> dict[int, Delivered]:
     """Jobs whose whole result is in the capture (a CADU file or its bytes)."""
+    if not any(p.name == "job_result" for p in dictionary.packets):
+        return {}
     if isinstance(capture, Path):
         with capture.open("rb") as f:
-            cols = decode_columns(f, dictionary)
+            cols = decode_columns(f, dictionary, select=_RESULT_COLUMNS)
     else:
-        cols = decode_columns(capture, dictionary)
+        cols = decode_columns(capture, dictionary, select=_RESULT_COLUMNS)
     c = cols.get("job_result")
     if c is None:
         return {}

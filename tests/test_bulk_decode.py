@@ -164,3 +164,33 @@ def test_bare_arena_with_idle_and_short_packets_is_counted(dictionary: Dictionar
     assert (stats.packets, stats.decoded, stats.idle, stats.wrong_length, stats.unknown_apid) == (7, 5, 1, 1, 0)
     assert stats.deframer is None
     assert decode_columns(b"", dictionary) == {}
+
+
+def test_selected_kinds_and_fields_are_the_same_columns(capture: bytes, dictionary: Dictionary) -> None:
+    """select: only the kinds asked for, with only their requested field columns (header columns always),
+    equal to the full decode's; the other kinds' packets are counted as skipped."""
+    whole_stats, stats = BulkStats(), BulkStats()
+    whole = decode_columns(capture, dictionary, stats=whole_stats)
+    select = {"power_hk": ("bus_voltage_v", "undervoltage"), "thermal_hk": None}
+    cols = decode_columns(capture, dictionary, stats=stats, select=select)
+    assert set(cols) == {"power_hk", "thermal_hk"}
+    assert set(cols["power_hk"]) == {*HEADER, "bus_voltage_v", "undervoltage"}
+    assert set(cols["thermal_hk"]) == set(whole["thermal_hk"])
+    for name, c in cols.items():
+        for k, v in c.items():
+            assert np.array_equal(v, whole[name][k]), (name, k)
+    assert stats.invalid == whole_stats.invalid == 1  # the thermal_hk packet with a bad CRC
+    others = sum(n for name, n in whole_stats.per_packet.items() if name not in select)
+    assert stats.skipped == others
+    assert stats.packets == stats.decoded + stats.skipped + UNKNOWN + WRONG_LENGTH + 1
+    with pytest.raises(KeyError):
+        decode_columns(capture, dictionary, select={"no_such_packet": None})
+    with pytest.raises(KeyError):
+        decode_columns(capture, dictionary, select={"power_hk": ("no_such_field",)})
+
+
+def test_an_event_check_holds_when_its_severity_column_is_not_asked_for(capture: bytes,
+                                                                        dictionary: Dictionary) -> None:
+    cols = decode_columns(capture, dictionary, select={"event": ("param1",)})
+    assert set(cols["event"]) == {*HEADER, "param1"}
+    assert np.array_equal(cols["event"]["param1"], decode_columns(capture, dictionary)["event"]["param1"])

@@ -48,6 +48,7 @@ MIN_IDLE_PACKET = HEADER_LEN + 1
 Buffer = bytes | bytearray | memoryview
 
 _HDR = struct.Struct(">HBBH")
+_DFS_PACKETS = SEGMENT_LENGTH_ID_PACKETS << 11  # data field status: no sync, no packet order, packets
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ class TmFramer:
         self._vc_count = [0] * NUM_VCS
         self._mc_count = 0
         self._idle_data = bytes([IDLE_FILL]) * config.data_field_len
+        self._data_field_len = config.data_field_len
+        self._fecf = config.has_fecf
+        self._w0_no_ocf = config.scid << 4  # version 0, the VC ID goes in bits 3..1, OCF flag 0
 
     @property
     def mc_count(self) -> int:
@@ -259,6 +263,17 @@ class TmFramer:
     def _emit(self, vcid: int, fhp: int, data: bytes, ocf: Buffer | None) -> bytes:
         if (ocf is not None) != self.config.has_ocf:
             raise ValueError("pass ocf=<4 octets> exactly when the channel has an OCF (config.has_ocf)")
+        if ocf is None and len(data) == self._data_field_len and 0 <= fhp <= 0x7FF:
+            # TmFrame(...).encode(config) for a frame without OCF, field values in range by construction
+            # (the config's SCID is checked, vcid by _check_vcid, the counts kept modulo 256): the same octets
+            # without the frame object
+            mc, vc = self._mc_count, self._vc_count[vcid]
+            out = _HDR.pack(self._w0_no_ocf | vcid << 1, mc, vc, _DFS_PACKETS | fhp) + data
+            if self._fecf:
+                out += crc16(out).to_bytes(2, "big")
+            self._mc_count = (mc + 1) & 0xFF
+            self._vc_count[vcid] = (vc + 1) & 0xFF
+            return out
         frame = TmFrame(scid=self.config.scid, vcid=vcid, mc_count=self._mc_count, vc_count=self._vc_count[vcid],
                         first_header_pointer=fhp, data=data, ocf=None if ocf is None else bytes(ocf))
         out = frame.encode(self.config)

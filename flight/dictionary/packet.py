@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import binascii
 import math
-from collections.abc import Callable, Mapping
+import struct
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
@@ -263,13 +264,14 @@ class PacketDef:
     # ------------------------------------------------------------------ many packets
 
     def decode_many(self, packets: bytes | bytearray | memoryview | npt.NDArray[Any], *,
-                    check_crc: bool = True) -> dict[str, npt.NDArray[Any]]:
+                    check_crc: bool = True, fields: Collection[str] | None = None) -> dict[str, npt.NDArray[Any]]:
         """Columns for a run of packets of this kind, back to back (a buffer, a 1-D uint8 array, or an
         (n, length) uint8 array). Header columns: apid, seq_count, time_s, service, subtype, msg_counter,
-        destination; then one column per field in engineering units (enum: labels, bool: bool).
+        destination; then one column per field in engineering units (enum: labels, bool: bool), or only
+        those of `fields` (KeyError for a name the packet lacks).
         Raises DecodeError if any packet is not one of this kind (APID, length, version, service, subtype,
         and CRC unless check_crc is False)."""
-        return self._bulk.decode(packets, check_crc)
+        return self._bulk.decode(packets, check_crc, fields)
 
     # ------------------------------------------------------------------ export
 
@@ -298,6 +300,7 @@ class PacketDef:
 _FastEncoder = Callable[[Mapping[str, Value], int, int, int | None, int], bytes | None]
 
 _TICK_LIMIT = 1 << (8 * TIME_FORMAT.t_len)
+_CRC_WORD = struct.Struct(">H")
 _FINE_SHIFT = 8 * TIME_FORMAT.fine_octets
 
 
@@ -363,6 +366,9 @@ def encoder_source(p: PacketDef, names: str = "v", floats: frozenset[int] = froz
         if f.name == p.severity_field:
             subtype = r
         terms.append(f"{r} << {shift}" if shift else r)
+    tail = _packed_tail(p, subtype, consts)
+    if tail is not None:
+        return consts, body, tail
     # primary header: version 0, TM, secondary header flag, APID | unsegmented, count | data length - 1;
     # PUS-C TM secondary header: version 2, time reference 0 | service | subtype | counter | destination | CUC
     hdr = ((0x0800 | p.apid) << (total - 16)) | (0xC000 << (total - 32)) | ((p.length - 7) << (total - 48)) \
@@ -376,6 +382,59 @@ def encoder_source(p: PacketDef, names: str = "v", floats: frozenset[int] = froz
         "return data + _crc(data, 0xFFFF).to_bytes(2, 'big')",
     ]
     return consts, body, tail
+
+
+_WORDS = ((8, "Q"), (4, "I"), (2, "H"), (1, "B"))  # (octets, struct code), widest first
+_GROUP_BITS = 64  # a run of fields packed as one machine-size integer at the most
+
+
+def _packed_tail(p: PacketDef, subtype: str, consts: dict[str, Any]) -> list[str] | None:
+    """encoder_source's closing lines as one struct.pack of the header words and of the fields cut into runs
+    that end on an octet boundary (each run's fields shifted together into a small integer), instead of one
+    integer the width of the packet: the same octets. None when a run would be wider than _GROUP_BITS
+    (text, bytes, or long unaligned runs): the caller keeps the wide integer."""
+    # the header: APID word, sequence word, length, PUS version, service, subtype, counter, destination,
+    # CUC coarse (4 octets) and fine (2 octets) time
+    fmt = ">HHHBBBHHIH"
+    args = [str(0x0800 | p.apid), "0xC000 | seq_count & 0x3FFF", str(p.length - 7), str(pus.PUS_C << 4),
+            str(p.service), subtype, "msg_counter", "destination", "ticks >> 16", "ticks & 0xFFFF"]
+    run: list[tuple[str, int]] = []  # (raw variable or None for a spare, bits) of the open run
+    run_bits = 0
+    temps = 0
+    lines: list[str] = []
+    for k, f in enumerate(p.fields):
+        run.append(("" if f.type == FieldType.SPARE else f"r{k}", f.bits))
+        run_bits += f.bits
+        if run_bits > _GROUP_BITS:
+            return None
+        if run_bits % 8:
+            continue
+        terms = []
+        left = run_bits
+        for var, bits in run:
+            left -= bits
+            if var:
+                terms.append(f"{var} << {left}" if left else var)
+        expr = " | ".join(terms) if terms else "0"
+        octets = run_bits // 8
+        if octets in (1, 2, 4, 8):
+            fmt += next(code for n, code in _WORDS if n == octets)
+            args.append(expr)
+        else:  # 3, 5, 6 or 7 octets: the run's integer cut into words
+            var = f"g{temps}"
+            temps += 1
+            lines.append(f"{var} = {expr}")
+            rest = octets
+            for n, code in _WORDS:
+                while rest >= n:
+                    rest -= n
+                    fmt += code
+                    args.append(f"{var} >> {8 * rest} & {(1 << 8 * n) - 1}" if rest else f"{var} & {(1 << 8 * n) - 1}")
+        run, run_bits = [], 0
+    assert not run, "a packet's fields fill whole octets (checked by PacketDef)"
+    consts["_pack"] = struct.Struct(fmt).pack
+    consts["_pack_crc"] = _CRC_WORD.pack
+    return [*lines, f"data = _pack({', '.join(args)})", "return data + _pack_crc(_crc(data, 0xFFFF))"]
 
 
 def _compile_encoder(p: PacketDef) -> _FastEncoder:

@@ -6,6 +6,7 @@ contributions of the octets XOR together independently)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,24 +112,41 @@ class BulkDecoder:
                               f"packets")
         return flat.view(self.dtype)
 
-    def decode(self, packets: bytes | bytearray | memoryview | Array, check_crc: bool) -> dict[str, Array]:
-        """Columns for all packets, decoded in cache-sized chunks into preallocated arrays."""
+    def decode(self, packets: bytes | bytearray | memoryview | Array, check_crc: bool,
+               fields: Collection[str] | None = None) -> dict[str, Array]:
+        """Columns for all packets, decoded in cache-sized chunks into preallocated arrays. fields: the
+        field columns wanted (None: all); the header columns always come, and every packet is checked
+        as a whole either way."""
         rec = self._records(packets)
         n = rec.size
         step = max(1, CHUNK_OCTETS // self.packet.length)
-        first = self._decode_chunk(rec[:step], check_crc, 0)
+        columns = self.columns
+        if fields is not None:
+            wanted = frozenset(fields)
+            unknown = sorted(wanted - {c.field.name for c in columns})
+            if unknown:
+                raise KeyError(f"{self.packet.name} has no field {unknown[0]!r}")
+            columns = [c for c in columns if c.field.name in wanted or c.field.name == self.packet.severity_field]
+        first = self._decode_chunk(rec[:step], check_crc, 0, columns)
         if n <= step:
-            return first
+            return first if fields is None else self._only(first, fields)
         out = {k: np.empty(n, dtype=v.dtype) for k, v in first.items()}
         for k, v in first.items():
             out[k][:step] = v
         for s in range(step, n, step):
-            chunk = self._decode_chunk(rec[s:s + step], check_crc, s)
+            chunk = self._decode_chunk(rec[s:s + step], check_crc, s, columns)
             for k, v in chunk.items():
                 out[k][s:s + step] = v
-        return out
+        return out if fields is None else self._only(out, fields)
 
-    def _decode_chunk(self, rec: Array, check_crc: bool, base: int) -> dict[str, Array]:
+    def _only(self, cols: dict[str, Array], fields: Collection[str]) -> dict[str, Array]:
+        """The header columns and the requested field columns (a severity field decoded for the check
+        only is left out)."""
+        from flight.dictionary.packet import HEADER_COLUMNS
+
+        return {k: v for k, v in cols.items() if k in HEADER_COLUMNS or k in fields}
+
+    def _decode_chunk(self, rec: Array, check_crc: bool, base: int, columns: Sequence[_Column]) -> dict[str, Array]:
         p = self.packet
         n = rec.size
         w0 = rec["_w0"]
@@ -149,7 +167,7 @@ class BulkDecoder:
             "msg_counter": rec["_mc"].astype(np.uint16),
             "destination": rec["_dst"].astype(np.uint16),
         }
-        for c in self.columns:
+        for c in columns:
             f = c.field
             x: Array = rec[c.word]
             native = x.dtype.newbyteorder("=")

@@ -236,6 +236,6 @@ class Ina226(Device[Ina226Reading]):
     def reading_from(self, words: Sequence[int]) -> Ina226Reading:
         """read() from the words of bus voltage, shunt voltage, current and power (`poll_registers()`)."""
         bus, shunt, current, power = words
-        return Ina226Reading(bus * BUS_LSB_V, (shunt - 0x10000 if shunt & 0x8000 else shunt) * SHUNT_LSB_V,
-                             (current - 0x10000 if current & 0x8000 else current) * self.current_lsb_a,
-                             power * self.power_lsb_w)
+        return tuple.__new__(Ina226Reading, (  # Ina226Reading(...) without the named tuple's Python-level __new__
+            bus * BUS_LSB_V, (shunt - 0x10000 if shunt & 0x8000 else shunt) * SHUNT_LSB_V,
+            (current - 0x10000 if current & 0x8000 else current) * self.current_lsb_a, power * self.power_lsb_w))

@@ -85,5 +85,6 @@ class Max17048(Device[Max17048Reading]):
     def reading_from(self, words: Sequence[int]) -> Max17048Reading:
         """read() from the words of VCELL, SOC and CRATE (`poll_registers()`)."""
         vcell, soc, crate = words
-        return Max17048Reading(vcell * VCELL_LSB_V, soc * SOC_LSB_PCT,
-                               (crate - 0x10000 if crate & 0x8000 else crate) * CRATE_LSB_PCT_PER_H)
+        return tuple.__new__(Max17048Reading, (  # Max17048Reading(...) without the named tuple's Python-level __new__
+            vcell * VCELL_LSB_V, soc * SOC_LSB_PCT,
+            (crate - 0x10000 if crate & 0x8000 else crate) * CRATE_LSB_PCT_PER_H))

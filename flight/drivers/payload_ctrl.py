@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
+from typing import Any
 
 from flight.drivers.base import Device, s16
 from flight.interfaces import Bus
@@ -71,6 +72,22 @@ class PayloadTelemetry:
     throttle: float
     throughput: float
     job_done_s: float
+
+
+def _telemetry(status: PayloadStatus, mode: int, power_w: float, die_temp_c: float, throttle: float,
+               throughput: float, job_done_s: float, _new: Any = object.__new__) -> PayloadTelemetry:
+    """PayloadTelemetry(...) as made every poll: the same frozen object, its fields set without the frozen
+    dataclass's attribute-by-attribute __setattr__ (the values come straight from the decoding)."""
+    p: PayloadTelemetry = _new(PayloadTelemetry)
+    d = p.__dict__
+    d["status"] = status
+    d["mode"] = mode
+    d["power_w"] = power_w
+    d["die_temp_c"] = die_temp_c
+    d["throttle"] = throttle
+    d["throughput"] = throughput
+    d["job_done_s"] = job_done_s
+    return p
 
 
 class PayloadCtrl(Device[PayloadTelemetry]):
@@ -204,6 +221,6 @@ class PayloadCtrl(Device[PayloadTelemetry]):
         """read() from the words of STATUS, MODE, POWER, DIE_TEMP, THROTTLE, THROUGHPUT, JOB_DONE_HI and
         JOB_DONE_LO (`poll_registers()`)."""
         status, mode, power, die, throttle, throughput, done_hi, done_lo = words
-        return PayloadTelemetry(_STATUS[status & 0x1F], mode, power * POWER_LSB_W,
-                                (die - 0x10000 if die & 0x8000 else die) * DIE_TEMP_LSB_C, throttle * PERMILLE,
-                                throughput * PERMILLE, (done_hi << 16 | done_lo) * WORK_UNIT_S)
+        return _telemetry(_STATUS[status & 0x1F], mode, power * POWER_LSB_W,
+                          (die - 0x10000 if die & 0x8000 else die) * DIE_TEMP_LSB_C, throttle * PERMILLE,
+                          throughput * PERMILLE, (done_hi << 16 | done_lo) * WORK_UNIT_S)

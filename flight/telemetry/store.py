@@ -590,7 +590,7 @@ class PacketStore:
             kept = self._undo_write(seg, before, size)
             raise StoreError(f"packet store: writing seq {seq} to {seg.path} failed ({_describe(e)}); "
                              f"the packet was not stored{kept}; free space or release packets, then retry") from e
-        seg.entries.append(_Entry(seq, t_ns, apid, before, n))
+        seg.entries.append(tuple.__new__(_Entry, (seq, t_ns, apid, before, n)))  # _Entry(...), as in append_batch
         seg.size = before + size
         self._bytes += size
         return seq
@@ -612,7 +612,7 @@ class PacketStore:
         first = self._next_seq
         parts: list[bytes] = []
         entries: list[_Entry] = []
-        pack, pack_crc, crc32, max_packet = HEADER.pack, CRC.pack, zlib.crc32, self._max_packet
+        pack, pack_crc, crc32, max_packet, new = HEADER.pack, CRC.pack, zlib.crc32, self._max_packet, tuple.__new__
         before = pos = seg.size
         seq = first
         for data, t_ns, apid in items:  # the records made, nothing changed until they all qualify
@@ -623,7 +623,7 @@ class PacketStore:
                 data = bytes(data)
             head = pack(MAGIC, VERSION, 0, apid, n, seq, t_ns)  # encode_record(), inlined
             parts += (head, data, pack_crc(crc32(data, crc32(head))))
-            entries.append(_Entry(seq, t_ns, apid, pos, n))
+            entries.append(new(_Entry, (seq, t_ns, apid, pos, n)))  # _Entry(...), without its Python-level __new__
             pos += n + OVERHEAD
             seq += 1
         total = pos - before
