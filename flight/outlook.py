@@ -5,6 +5,7 @@ packet store's backlog. Nothing here reads the emulator."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol
 
@@ -30,7 +31,9 @@ class CapSource(Protocol):
 class FlightOutlook:
     def __init__(self, hw: HardwareConfig, readings: Readings, params: Parameters, power: PowerManager,
                  predictor: OrbitPredictor, payload: CapSource, backlog: Callable[[], int],
-                 payload_rail: str = "load:payload") -> None:
+                 payload_rail: str = "load:payload",
+                 products: Callable[[], tuple[float, float]] | None = None) -> None:
+        """products: (job result bytes awaiting downlink, room left in their store), None: unknown (0, no limit)."""
         self.hw = hw
         self.readings = readings
         self.params = params
@@ -38,10 +41,12 @@ class FlightOutlook:
         self.predictor = predictor
         self.payload = payload
         self.backlog = backlog
+        self.products = products
         self.payload_rail = payload_rail
         self.battery_wh = hw.battery_capacity_ah * hw.battery_cells_series * ocv_cell_v(hw.battery_ocv, 0.5)
         self._dl_until_ns = -1
         self._dl_bytes = 0.0
+        self._dl_window_s = 0.0
         self._array_w: float | None = None
         self.full_soc = 0.95  # above this the battery may refuse charge and the array back off
 
@@ -75,7 +80,9 @@ class FlightOutlook:
         if t_ns >= self._dl_until_ns:  # the coming passes (the predictor's cached window): every 10 minutes
             fc = self.predictor.forecast(t_ns)
             self._dl_bytes = fc.downlink_bits(t_ns, fc.end_ns) / 8
+            self._dl_window_s = (fc.end_ns - t_ns) / NS
             self._dl_until_ns = t_ns + 600 * NS
         return Outlook(t_ns, self.power.soc_estimate(), 1.0 - self.params["dod_max"], self.battery_wh,
                        self.array_capability(in_ecl), base_w, in_ecl, to_ecl, ecl_s, self.payload.cap,
-                       self.backlog(), self._dl_bytes, self.payload.cap_w)
+                       self.backlog(), self._dl_bytes, self.payload.cap_w, self._dl_window_s,
+                       *(self.products() if self.products is not None else (0.0, math.inf)))

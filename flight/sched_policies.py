@@ -21,6 +21,10 @@ Skyrack (`SkyrackPolicy`):
   closer to its next checkpoint (or its end) than to its last one and the deadlines leave at least
   twice that wait: then the preemption waits, and the work since the last checkpoint is kept.
   Between jobs without deadlines, only a job more than `switch_gain` times as dense preempts.
+- Downlink and store. A job whose result would not fit in the store's free room waits. When the
+  passes of the forecast window cannot take every candidate's result besides what already waits,
+  value density counts the result's octets too, priced at the window's compute over the octets the
+  passes can still take.
 
 Baselines (each at the highest mode the thermal cap allows while it computes):
 
@@ -282,6 +286,18 @@ class SkyrackPolicy:
         return hull[-1][0]
 
     # ------------------------------------------------------------------ jobs
+    @staticmethod
+    def _byte_cost_s(o: Outlook, cands: list[JobState], thr: float) -> float:
+        """What an octet of result costs in accelerator-seconds, when the passes are the scarcer resource: 0
+        while the passes of the forecast window can take every candidate's result besides what is already
+        waiting, else the window's compute over the octets the passes can still take (jobs then rank by value
+        over the sum of the work and the downlink they use, each counted in the window's exchange rate)."""
+        room = max(o.downlink_bytes_ahead - o.products_backlog_bytes, 0.0)
+        demand = sum(st.spec.output_bytes for st in cands)
+        if demand <= room:
+            return 0.0
+        return o.downlink_window_s * thr / max(room, 1.0)
+
     def _pick(self, view: SchedView, thr_top: float, thr: float) -> JobState | None:
         """thr_top: throughput at the highest allowed mode (deadline feasibility); thr: the plan's mean."""
         t = view.t_ns
@@ -290,16 +306,21 @@ class SkyrackPolicy:
         dens: dict[int, float] = {}
         cands: list[JobState] = []
         best_free = 0.0  # the best value per accelerator-second of whole work among jobs without deadline
+        o = view.outlook
         for st in view.ready:
             w = _left(st, view)
             d = st.spec.deadline_ns
             if d is not None and t + w * top_ns > d:
                 continue  # cannot make its deadline even at the highest allowed mode
-            jid = st.spec.job_id
-            left[jid] = w
-            dens[jid] = st.spec.value / max(w, 1e-9)
+            if st.spec.output_bytes > o.store_free_bytes and st is not view.running:
+                continue  # its result would not fit in the store: wait for the passes to make room
+            left[st.spec.job_id] = w
             cands.append(st)
-            if d is None and st.spec.density > best_free:
+        byte_s = self._byte_cost_s(o, cands, thr)
+        for st in cands:
+            jid = st.spec.job_id
+            dens[jid] = st.spec.value / max(left[jid] + st.spec.output_bytes * byte_s, 1e-9)
+            if st.spec.deadline_ns is None and st.spec.density > best_free:
                 best_free = st.spec.density
         if not cands:
             return None

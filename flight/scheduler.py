@@ -54,6 +54,9 @@ class Outlook:
     backlog_packets: int  # awaiting downlink in the store
     downlink_bytes_ahead: float  # what the passes of the predictor's window ahead (12 h or more) can carry
     cap_w: float = math.inf  # the power the thermal cap allows (a power limit caps the cap mode below its power)
+    downlink_window_s: float = 43_200.0  # the window downlink_bytes_ahead covers
+    products_backlog_bytes: float = 0.0  # job results on board awaiting downlink (written or still to write)
+    store_free_bytes: float = math.inf  # room left in the store job results go to
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,7 @@ class FlightStack:
                                                self.events, policy=self.scheduler, valid=self.fdir.valid,
                                                inhibited=self.power.is_shed)
             outlook = FlightOutlook(hw, s.readings, self.params, self.power, predictor, pm,
-                                    self.stored_pending)
+                                    self.stored_pending, products=self.products_outlook)
             self.scheduler.progress_of = lambda: pm.running.done_s if pm.running is not None else 0.0
             components += [self.payload, results]
         self.commander = ModeCommander(self.modes, [self.power, self.fdir])
@@ -270,6 +270,11 @@ class FlightStack:
     def stored_pending(self) -> int:
         """Packets on board awaiting downlink, in both stores."""
         return self.store.stats.pending + self.products.stats.pending
+
+    def products_outlook(self) -> tuple[float, float]:
+        """(job result bytes awaiting downlink, room left in the products store) for the scheduler."""
+        writing = self.results.pending_bytes if self.results is not None else 0
+        return float(self.products.stats.bytes + writing), float(max(self.products.free_bytes - writing, 0))
 
     def close_stores(self) -> None:
         self.store.close()

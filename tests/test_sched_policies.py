@@ -408,3 +408,32 @@ def test_a_power_limit_caps_the_top_of_the_hull_at_the_part_curve() -> None:
     # without a binding limit the hull is the modes' own
     assert _capped(view([job(1)], o=outlook(cap=4, cap_w=700.0)))[-1] == (4, 700.0, 1.0)
     assert mode_curve_at(POWER, THROUGHPUT, 35.0) == pytest.approx(0.025)
+
+
+def _with_output(st: JobState, output_bytes: int) -> JobState:
+    return JobState(replace(st.spec, output_bytes=output_bytes))
+
+
+def test_scarce_downlink_ranks_jobs_by_value_over_work_and_octets() -> None:
+    big = _with_output(job(1, work_s=100.0, value=10.0), 10_000_000)  # denser per second, 10 MB of result
+    small = _with_output(job(2, work_s=100.0, value=8.0), 10_000)
+    pol = SkyrackPolicy()
+    # passes that take everything: value per second of work decides
+    assert pol.decide(view([big, small], o=outlook(downlink_bytes_ahead=1e9))).job_id == 1
+    # passes that cannot take both results: the 10 MB one costs 7200 s of the window's compute
+    o = outlook(downlink_bytes_ahead=5e6, downlink_window_s=3600.0)
+    assert pol.decide(view([big, small], o=o)).job_id == 2
+    # what already waits for the passes counts against them
+    o = outlook(downlink_bytes_ahead=12e6, products_backlog_bytes=5e6, downlink_window_s=3600.0)
+    assert pol.decide(view([big, small], o=o)).job_id == 2
+    assert pol.decide(view([big, small], o=outlook(downlink_bytes_ahead=12e6))).job_id == 1
+
+
+def test_a_job_whose_result_would_not_fit_in_the_store_waits() -> None:
+    big = _with_output(job(1, work_s=100.0, value=10.0), 10_000_000)
+    small = _with_output(job(2, work_s=100.0, value=8.0), 10_000)
+    pol = SkyrackPolicy()
+    assert pol.decide(view([big, small], o=outlook(store_free_bytes=5e6))).job_id == 2
+    assert pol.decide(view([big], o=outlook(store_free_bytes=5e6))) == Choice(None, 0)
+    # a running job is not stopped for it: its result is on its way
+    assert pol.decide(view([big], running=big, o=outlook(store_free_bytes=5e6))).job_id == 1

@@ -11,7 +11,7 @@ step. Store errors are counted, never fatal.
 
 Data products (a job's result) have a store of their own, played back on
 their own virtual channel ahead of the stored housekeeping: a product is
-what the mission flies for, and housekeeping that outruns the passes must
+what the mission flies for, and a housekeeping backlog (a slow link) must
 not bury it (data products are downlinked by priority, apart from
 telemetry, as in F Prime's data product catalog). Without a products store,
 products go to the housekeeping store.

@@ -61,6 +61,11 @@ class ResultWriter:
     def pending_parts(self) -> int:
         return sum(p.parts - p.next_part for p in self._queue)
 
+    @property
+    def pending_bytes(self) -> int:
+        """Result octets still to write to the store."""
+        return sum(max(p.output_bytes - p.next_part * self.block, 0) for p in self._queue)
+
     def reset(self, t_ns: int) -> None:
         pass
 

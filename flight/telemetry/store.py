@@ -721,6 +721,11 @@ class PacketStore:
             for k in range(seg.index_of(below), len(entries)):  # not a slice: a segment holds thousands
                 yield seg, entries[k]
 
+    @property
+    def free_bytes(self) -> int:
+        """Room left before the store is full: capacity_bytes less the bytes of its segment files."""
+        return max(self._capacity - self._bytes, 0)
+
     def peek(self, max_records: int | None = None, max_bytes: int | None = None,
              after_seq: int = -1) -> list[StoredPacket]:
         """The oldest unreleased packets with a seq above after_seq, in seq order, without removing them.
