@@ -868,9 +868,15 @@ class PacketStore:
     # ------------------------------------------------------------------ state
 
     @property
+    def pending(self) -> int:
+        """Records not yet released (stats.pending, without the rest of the stats)."""
+        below = self._released_below
+        return sum(len(s.entries) - s.index_of(below) for s in self._segments)
+
+    @property
     def stats(self) -> StoreStats:
         records = sum(len(s.entries) for s in self._segments)
-        pending = sum(len(s.entries) - s.index_of(self._released_below) for s in self._segments)
+        pending = self.pending
         n = self._n
         return StoreStats(records=records, bytes=self._bytes, pending=pending, released=n.released,
                           segments=len(self._segments), torn_records=n.torn, corrupt_records=n.corrupt,
