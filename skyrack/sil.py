@@ -269,7 +269,7 @@ class FlightStack:
 
     def stored_pending(self) -> int:
         """Packets on board awaiting downlink, in both stores."""
-        return self.store.stats.pending + self.products.stats.pending
+        return self.store.pending + self.products.pending
 
     def products_outlook(self) -> tuple[float, float]:
         """(job result bytes awaiting downlink, room left in the products store) for the scheduler."""
