@@ -223,7 +223,8 @@ class FlightStack:
         self.scheduler: JobScheduler | None = None
         self.results: ResultWriter | None = None
         if s.payload is not None:
-            results = self.results = ResultWriter(dictionary, self.downlink.store_packet, offset)
+            results = self.results = ResultWriter(dictionary, self.downlink.store_packet, offset,
+                                                  batch_sink=self.downlink.store_packets)
             self.scheduler = JobScheduler(make_policy(policy), lambda t: outlook(t), hw.payload_mode_power_w,
                                           hw.payload_mode_throughput, self.events, results.add,
                                           journal_at(out_dir / "store"))

@@ -193,6 +193,27 @@ class Downlink:
         store without one), for playback only, even during a contact."""
         self._store(self.products if self.products is not None else self.store, tag, t_ns, packet)
 
+    def store_packets(self, packets: Sequence[tuple[int, int, bytes]]) -> None:
+        """store_packet() for each (tag, t_ns, packet), in order: written to the store together (one write)
+        when the store can do so."""
+        self._store_batch(self.products if self.products is not None else self.store, packets)
+
+    def _store_batch(self, store: Backlog, packets: Sequence[tuple[int, int, bytes]]) -> None:
+        """_store() for each (tag, t_ns, packet), in order, as one write when the store can do so."""
+        if len(packets) < 2:
+            for tag, t_ns, packet in packets:
+                self._store(store, tag, t_ns, packet)
+            return
+        try:
+            seqs = store.append_batch([(packet, t_ns, tag) for tag, t_ns, packet in packets])
+        except StoreError:
+            seqs = None  # the store counted the failed write: one by one, each counted on its own
+        if seqs is None:
+            for tag, t_ns, packet in packets:
+                self._store(store, tag, t_ns, packet)
+        else:
+            self.packets_stored += len(seqs)
+
     def on_packets(self, packets: Sequence[tuple[int, int, bytes]]) -> None:
         """on_packet() for each (tag, t_ns, packet), in order, made in the same step: the ones for the
         store are written to it together (one write) when the store can do so."""
@@ -200,15 +221,7 @@ class Downlink:
             for tag, t_ns, packet in packets:
                 self.on_packet(tag, t_ns, packet)
             return
-        try:
-            seqs = self.store.append_batch([(packet, t_ns, tag) for tag, t_ns, packet in packets])
-        except StoreError:
-            seqs = None  # the store counted the failed write: one by one, each counted on its own
-        if seqs is None:
-            for tag, t_ns, packet in packets:
-                self._store(self.store, tag, t_ns, packet)
-        else:
-            self.packets_stored += len(seqs)
+        self._store_batch(self.store, packets)
 
     def queue_dump(self, packets: Sequence[bytes], done: Callable[[int], None] | None = None) -> int:
         """Downlink copies of stored packets (a store dump) on the dump virtual channel, after the real-time

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flight.dictionary import Dictionary
 
 Sink = Callable[[int, int, bytes], None]  # (apid, t_ns, packet)
+BatchSink = Callable[[Sequence[tuple[int, int, bytes]]], None]  # several (apid, t_ns, packet), in order
 
 
 @dataclass
@@ -35,12 +36,16 @@ class _Pending:
 class ResultWriter:
     name = "results"
 
-    def __init__(self, dictionary: Dictionary, sink: Sink, cuc_offset_ns: int = 0, parts_per_step: int = 256) -> None:
+    def __init__(self, dictionary: Dictionary, sink: Sink, cuc_offset_ns: int = 0, parts_per_step: int = 256,
+                 batch_sink: BatchSink | None = None) -> None:
         if parts_per_step < 1:
             raise ValueError("parts_per_step must be >= 1")
         self.packet = dictionary.packet("job_result")
         self.block = self.packet.field("data").bits // 8
         self.sink = sink
+        # if given, the parts a step writes of one job go there together, in order, instead of to sink
+        # (before on_progress tells the scheduler they are written)
+        self.batch_sink = batch_sink
         self.cuc_offset_ns = cuc_offset_ns
         self.parts_per_step = parts_per_step
         self.on_progress: Callable[[int, int, bool], None] = lambda job_id, parts, whole: None
@@ -73,22 +78,29 @@ class ResultWriter:
         budget = self.parts_per_step
         enc = self.packet.encode
         apid, block = self.packet.apid, self.block
+        batch_sink = self.batch_sink
         while self._queue and budget > 0:
             p = self._queue[0]
             if not p.data and p.output_bytes:
                 p.data = random.Random(p.job_id).randbytes(p.output_bytes)
             t_cuc = p.t_ns + self.cuc_offset_ns
             first = p.next_part
+            made: list[tuple[int, int, bytes]] = []
             while p.next_part < p.parts and budget > 0:
                 k = p.next_part
                 chunk = p.data[k * block:(k + 1) * block]
                 pkt = enc({"job_id": p.job_id, "part": k, "parts": p.parts, "octets": len(chunk),
                            "data": chunk.hex()}, self._seq, t_cuc)
                 self._seq = (self._seq + 1) % 16384
-                self.sink(apid, p.t_ns, pkt)
+                if batch_sink is None:
+                    self.sink(apid, p.t_ns, pkt)
+                else:
+                    made.append((apid, p.t_ns, pkt))
                 p.next_part += 1
                 budget -= 1
                 self.parts_written += 1
+            if made and batch_sink is not None:
+                batch_sink(made)
             whole = p.next_part == p.parts
             if whole:
                 self._queue.popleft()
