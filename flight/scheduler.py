@@ -110,6 +110,7 @@ class JobScheduler:
         self.running: JobState | None = None
         self._job: Job | None = None  # what the payload manager was told to run
         self._mode = 0
+        self._decision = Decision(0, None)  # what choose() last returned: made again only when it changes
         self._next_ns = 0
         self.progress_of: Callable[[], float] = lambda: 0.0  # work of the running job's present run (telemetry)
         self.last_outlook: Outlook | None = None
@@ -180,7 +181,10 @@ class JobScheduler:
         self._expire(t_ns)
         if t_ns >= self._next_ns:
             self._decide(t_ns)
-        return Decision(self._mode, self._job)
+        d = self._decision
+        if d.mode != self._mode or d.job is not self._job:
+            d = self._decision = Decision(self._mode, self._job)
+        return d
 
     def job_ended(self, t_ns: int, job: Job, completed: bool, done_s: float = 0.0) -> None:
         st = self.jobs.get(job.job_id)
