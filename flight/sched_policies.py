@@ -233,6 +233,19 @@ class SkyrackPolicy:
         if t_sun <= 0:
             p = eclipse_power(e_now)
             return p, p
+        # throughput_at(hull, w) for the powers tried, with each hull segment's differences made once
+        # (the same operations in the same order, so the same floats)
+        segments = [(p1, p0, t0, t1 - t0, p1 - p0) for (_, p0, t0), (_, p1, t1) in itertools.pairwise(hull)]
+        t_top = hull[-1][2]
+
+        def thr(w: float) -> float:
+            if w <= 0:
+                return 0.0
+            for p1, p0, t0, dt, dp in segments:
+                if w <= p1:
+                    return t0 + dt * (w - p0) / dp
+            return t_top
+
         best = (-1.0, 0.0, 0.0)
         tries = {h[1] for h in hull} | {p_max * k / cfg.grid for k in range(cfg.grid + 1)}
         surplus = o.array_w - o.base_w
@@ -243,7 +256,7 @@ class SkyrackPolicy:
             if e1 - t_ecl * o.base_w / eta_d < floor:
                 continue  # the other loads alone would take the battery below its floor in the eclipse
             p_ecl = eclipse_power(e1)
-            work = t_sun * throughput_at(hull, p_sun) + t_ecl * throughput_at(hull, p_ecl)
+            work = t_sun * thr(p_sun) + t_ecl * thr(p_ecl)
             if work > best[0] + 1e-12:
                 best = (work, p_sun, p_ecl)
         if best[0] < 0:
@@ -307,21 +320,26 @@ class SkyrackPolicy:
         cands: list[JobState] = []
         best_free = 0.0  # the best value per accelerator-second of whole work among jobs without deadline
         o = view.outlook
+        running, running_done_s = view.running, view.running_done_s
         for st in view.ready:
-            w = _left(st, view)
-            d = st.spec.deadline_ns
+            spec = st.spec
+            w = st.remaining_s  # _left(st, view), inlined
+            if st is running:
+                w = max(w - running_done_s, 0.0)
+            d = spec.deadline_ns
             if d is not None and t + w * top_ns > d:
                 continue  # cannot make its deadline even at the highest allowed mode
-            if st.spec.output_bytes > o.store_free_bytes and st is not view.running:
+            if spec.output_bytes > o.store_free_bytes and st is not running:
                 continue  # its result would not fit in the store: wait for the passes to make room
-            left[st.spec.job_id] = w
+            left[spec.job_id] = w
             cands.append(st)
         byte_s = self._byte_cost_s(o, cands, thr)
         for st in cands:
-            jid = st.spec.job_id
-            dens[jid] = st.spec.value / max(left[jid] + st.spec.output_bytes * byte_s, 1e-9)
-            if st.spec.deadline_ns is None and st.spec.density > best_free:
-                best_free = st.spec.density
+            spec = st.spec
+            jid = spec.job_id
+            dens[jid] = spec.value / max(left[jid] + spec.output_bytes * byte_s, 1e-9)
+            if spec.deadline_ns is None and spec.density > best_free:
+                best_free = spec.density
         if not cands:
             return None
         urgent = self._edf_feasible([st for st in cands if st.spec.deadline_ns is not None
