@@ -251,6 +251,12 @@ class Emulator:
         """The raw C state (a numpy structured record viewing C memory; read-only by convention)."""
         return self._plant.state
 
+    @property
+    def c_state(self) -> Any:
+        """The same C state as the C struct (cffi): reading one scalar field costs less than through `state`
+        (read-only by convention)."""
+        return self._plant.c
+
     def resolve(self, name: str) -> int:
         """The state slot of a log variable: `field`, `field[k]` or `field[name]`."""
         m = re.fullmatch(r"(\w+)\[([^\]]+)\]", name)

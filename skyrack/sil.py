@@ -404,6 +404,10 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
     series = [*SERIES, *(f"node_temp_k[{n.name}]" for n in sc.nodes)]
     emu.start_log(series, SERIES_INTERVAL_NS)
     st = emu.state
+    c_st = emu.c_state  # battery_soc read from the C struct: a Python float without a numpy scalar
+    temps_k = st["node_temp_k"]  # a view of the C state's node temperatures, live across advances
+    node_names = [n.name for n in sc.nodes]
+    max_temp_k = tr.max_temp_k
     timeline: list[tuple[int, str]] = []
     in_contact = False
     try:
@@ -428,13 +432,13 @@ def run(scenario: Scenario, duration_s: float, out_dir: Path, seed: int | None =
                 if pace > 0:
                     time.sleep(pace)  # the runner, not flight code, ties simulated time to the wall clock
             fs.ex.tick(t)
-            soc = float(st["battery_soc"])
+            soc = c_st.battery_soc
             if soc < tr.min_soc:
                 tr.min_soc = soc
-            temps = st["node_temp_k"].tolist()  # Python floats: cheaper to compare than numpy scalars
-            for k, n in enumerate(sc.nodes):
-                if temps[k] > tr.max_temp_k[n.name]:
-                    tr.max_temp_k[n.name] = temps[k]
+            temps = temps_k.tolist()  # Python floats: cheaper to compare than numpy scalars
+            for k, name in enumerate(node_names):
+                if temps[k] > max_temp_k[name]:
+                    max_temp_k[name] = temps[k]
             if emu.radio.in_contact() != in_contact:
                 in_contact = not in_contact
                 station = sc.stations[int(st["contact_station"])].name if in_contact else ""
