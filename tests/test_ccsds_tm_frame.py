@@ -229,6 +229,28 @@ def test_framer_long_packet_spans_frames_with_no_start_pointer() -> None:
     assert fhps == [0, FHP_NO_PACKET_START, 56]  # 256 = 100 + 100 + 56
 
 
+def test_framer_push_many_is_push_one_by_one() -> None:
+    cfg = TmFrameConfig(scid=1, frame_length=108)
+    pkts = [encode_packet(0x10 + k, k, bytes(range(k * 13 % 90 + 1))) for k in range(12)]
+    one, many = TmFramer(cfg), TmFramer(cfg)
+    for p in pkts:
+        one.push(2, p)
+    assert many.push_many(2, pkts)
+    assert many.pending(2) == one.pending(2)
+    assert [many.frame(2) for _ in range(6)] == [one.frame(2) for _ in range(6)]
+
+
+def test_framer_push_many_queues_nothing_it_would_refuse() -> None:
+    framer = TmFramer(TmFrameConfig(scid=1))
+    good = encode_packet(1, 0, b"xy")
+    assert not framer.push_many(0, [good, good[:-1]])  # the second is cut short
+    assert not framer.push_many(0, [good, bytearray(good)])  # not bytes: push() it
+    assert not framer.push_many(7, [good])  # the idle VC
+    assert not framer.push_many(8, [good])
+    assert framer.pending(0) == 0 and framer.pending(7) == 0
+    assert framer.push_many(0, []) and framer.pending(0) == 0
+
+
 def test_framer_rejects_bad_input() -> None:
     framer = TmFramer(TmFrameConfig(scid=1, has_ocf=True))
     with pytest.raises(ValueError, match="idle VC"):

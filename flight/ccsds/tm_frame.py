@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flight.ccsds.crc import crc16
@@ -220,6 +221,22 @@ class TmFramer:
             raise ValueError(f"push takes exactly one space packet; got {len(packet)} octets, header says {total}")
         self._queues[vcid].append(bytes(packet))
         self._pending[vcid] += total
+
+    def push_many(self, vcid: int, packets: Sequence[bytes]) -> bool:
+        """push() each packet, in order, when every one is a bytes object holding exactly one space packet and
+        the VC takes packets: True. Otherwise queues none of them and returns False (push() them one by one,
+        which says what is wrong)."""
+        if not 0 <= vcid < NUM_VCS or vcid == self.config.idle_vcid:
+            return False
+        total = 0
+        for p in packets:  # packet_length(p) == len(p), inlined
+            n = len(p)
+            if type(p) is not bytes or n < HEADER_LEN or (p[4] << 8 | p[5]) + 7 != n:
+                return False
+            total += n
+        self._queues[vcid].extend(packets)
+        self._pending[vcid] += total
+        return True
 
     def frame(self, vcid: int, ocf: Buffer | None = None) -> bytes:
         """The next frame of that VC (idle data only, FHP 0x7FE, if nothing is queued)."""

@@ -106,18 +106,27 @@ class Playback:
         ahead = self._ahead
         while ahead and ahead[0].seq <= last:
             ahead.popleft()
+        batch: list[StoredItem] = []  # what is pushed, in order
         for _ in range(REFILL_RECORDS):
             if not ahead:
                 ahead.extend(self.store.peek(REFILL_RECORDS, after_seq=last))
                 if not ahead:
                     break
             it = ahead.popleft()
-            self.framer.push(self.vc, it.data)
-            self._in_flight.append((it.seq, len(it.data)))
+            batch.append(it)
             last = it.seq
             got += len(it.data)
             if got >= want:
                 break
+        if not batch:
+            return
+        datas = [it.data for it in batch]
+        if self.framer.push_many(self.vc, datas):
+            self._in_flight.extend([(it.seq, len(d)) for it, d in zip(batch, datas, strict=True)])
+            return
+        for it in batch:  # one by one: the framer says which packet it refuses, with those before it queued
+            self.framer.push(self.vc, it.data)
+            self._in_flight.append((it.seq, len(it.data)))
 
     def _account_framed(self, octets: int) -> None:
         """Note the stored packets whose last octet has now been framed (released at the end of the step)."""
