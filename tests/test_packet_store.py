@@ -679,3 +679,33 @@ def test_a_failed_batch_write_stores_none_of_it(tmp_path: Path) -> None:
         assert s.stats.records == 1 and s.stats.io_errors == 1
         assert s.append_batch([(pkt(7), 7, 1), (pkt(8), 8, 1)]) == [4, 5]  # the failed seqs stay consumed
         assert [p.data for p in s.peek()] == [pkt(0), pkt(7), pkt(8)]
+
+
+def test_pending_follows_appends_releases_and_records_found_corrupt(tmp_path: Path) -> None:
+    with PacketStore(tmp_path, FAST) as s:
+        for i in range(40):
+            s.append(pkt(i), t_ns=i, apid=1)
+
+        def unreleased() -> int:
+            return len(s.peek()) + s.stats.corrupt_records - corrupt_before
+
+        corrupt_before = 0
+        assert s.pending == 40
+        for up_to in (2, 3, 11, 12, 18):
+            s.release(up_to)
+            assert s.pending == s.stats.pending == unreleased() == 39 - up_to
+            assert s.pending == 39 - up_to  # asked again: the same split of the partly released segment
+        # a released record of the partly released segment turns out corrupt (read by a dump): it leaves the
+        # segment, which moves the released/unreleased split in its index
+        split = next(seg for seg in s._segments if seg.entries[0].seq <= 18 < seg.entries[-1].seq)
+        victim = split.entries[0]
+        with open(split.path, "r+b") as f:
+            f.seek(victim.offset + HEADER.size)
+            byte = f.read(1)
+            f.seek(victim.offset + HEADER.size)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        s.dump(0, 1 << 62)
+        assert s.stats.corrupt_records == 1
+        assert s.pending == s.stats.pending == 21
+        s.append(pkt(40), t_ns=40, apid=1)
+        assert s.pending == 22

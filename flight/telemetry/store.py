@@ -429,6 +429,9 @@ class PacketStore:
         self._released_below = 0
         self._next_seq = 0
         self._closed = False
+        # pending's last split of a partly released segment: (segment, released_below, index of it, corrupt
+        # count); entries only leave a segment as corrupt records (counted), so the count tells a stale index
+        self._split: tuple[_Segment, int, int, int] | None = None
         self._recover()
 
     # ------------------------------------------------------------------ open / close
@@ -871,7 +874,23 @@ class PacketStore:
     def pending(self) -> int:
         """Records not yet released (stats.pending, without the rest of the stats)."""
         below = self._released_below
-        return sum(len(s.entries) - s.index_of(below) for s in self._segments)
+        corrupt = self._n.corrupt
+        n = 0
+        for seg in self._segments:
+            entries = seg.entries
+            if not entries or entries[-1].seq < below:
+                continue  # all released
+            if entries[0].seq >= below:
+                n += len(entries)  # none released
+                continue
+            split = self._split  # the partly released segment: seg.index_of(below), kept while it holds
+            if split is not None and split[0] is seg and split[1] == below and split[3] == corrupt:
+                k = split[2]
+            else:
+                k = seg.index_of(below)
+                self._split = (seg, below, k, corrupt)
+            n += len(entries) - k
+        return n
 
     @property
     def stats(self) -> StoreStats:
