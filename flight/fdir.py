@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any, Protocol
 
 from flight.drivers.base import Device, Health
@@ -39,6 +40,7 @@ GAUGE = "gauge"
 PAYLOAD = "payload"
 _RAIL_BATTERY = "rail:battery"
 _RAIL_ARRAY = "rail:array"
+_failed_flag = attrgetter("_failed")  # Device.failed, without a property call each
 
 
 def rail_key(rail: str) -> str:
@@ -301,7 +303,7 @@ class FaultDetection:
         devices = self.devices
         if tuple(devices) != self._devices_seen:
             self._sort_devices()
-        if not failed_names and not any([d._failed for d in self._drivers]):  # the common case: no driver
+        if not failed_names and not any(map(_failed_flag, self._drivers)):  # the common case: no driver
             for dev in self._others:                                          # FAILED (as its health says)
                 if dev.health == Health.FAILED:
                     break
