@@ -240,6 +240,7 @@ class PayloadManager:
         self._node_key = f"temp:{self.node}"  # FDIR's validity name of the payload node, made once
         self.n_modes = len(hw.payload_modes)
         self.mode_power_w = hw.payload_mode_power_w
+        self._top_power_w = max(self.mode_power_w)  # the highest mode's power, for the R_j estimate's threshold
         self.policy: PayloadPolicy = policy if policy is not None else FifoPolicy(
             (Job(j, w) for j, w in jobs), self.n_modes)
         self._rj_given = junction_k_per_w
@@ -303,7 +304,7 @@ class PayloadManager:
         node_c = self.readings.temps_c.get(self.node)
         if node_c is not None and self.valid is not None and not self.valid(self._node_key):
             node_c = None
-        if node_c is None or tm.power_w < self.config.rj_min_power_frac * max(self.mode_power_w):
+        if node_c is None or tm.power_w < self.config.rj_min_power_frac * self._top_power_w:
             return
         sample = (tm.die_temp_c - node_c) / tm.power_w
         if not 0.0 <= sample <= 10.0:
@@ -384,7 +385,9 @@ class PayloadManager:
             return self.n_modes, None
         if allowed < powers[0]:
             return 1, None  # the lowest mode cannot be capped any lower
-        cap = next(m for m in range(1, self.n_modes + 1) if powers[m - 1] >= allowed)
+        cap = 1  # the lowest mode whose power reaches the limit (the top mode's does, as checked above)
+        while powers[cap - 1] < allowed:
+            cap += 1
         return cap, allowed
 
     def _apply_limit(self) -> None:
