@@ -275,7 +275,7 @@ class FlightStack:
     def products_outlook(self) -> tuple[float, float]:
         """(job result bytes awaiting downlink, room left in the products store) for the scheduler."""
         writing = self.results.pending_bytes if self.results is not None else 0
-        return float(self.products.stats.bytes + writing), float(max(self.products.free_bytes - writing, 0))
+        return float(self.products.used_bytes + writing), float(max(self.products.free_bytes - writing, 0))
 
     def close_stores(self) -> None:
         self.store.close()

@@ -709,3 +709,16 @@ def test_pending_follows_appends_releases_and_records_found_corrupt(tmp_path: Pa
         assert s.pending == s.stats.pending == 21
         s.append(pkt(40), t_ns=40, apid=1)
         assert s.pending == 22
+
+
+def test_used_and_free_bytes_follow_the_segment_files(tmp_path: Path) -> None:
+    with PacketStore(tmp_path, FAST) as s:
+        assert s.used_bytes == 0 and s.free_bytes == FAST.capacity_bytes
+        seqs = [s.append(pkt(i), t_ns=i, apid=7) for i in range(40)]
+        on_disk = sum(p.stat().st_size for p in segments(tmp_path))
+        assert s.used_bytes == s.stats.bytes == on_disk > 0
+        assert s.free_bytes == FAST.capacity_bytes - on_disk
+        last = seqs[-1]
+        assert last is not None
+        s.release(last)  # every sealed segment is deleted
+        assert s.used_bytes == sum(p.stat().st_size for p in segments(tmp_path)) < on_disk

@@ -725,6 +725,11 @@ class PacketStore:
                 yield seg, entries[k]
 
     @property
+    def used_bytes(self) -> int:
+        """Bytes of the segment files (what `stats.bytes` reports, without building the statistics)."""
+        return self._bytes
+
+    @property
     def free_bytes(self) -> int:
         """Room left before the store is full: capacity_bytes less the bytes of its segment files."""
         return max(self._capacity - self._bytes, 0)
