@@ -9,7 +9,7 @@
 #include "dev_common.h"
 
 #define R_ID 0x00               /* ro 0x534B ("SK") */
-#define R_VERSION 0x01          /* ro 0x0100 (1.0) */
+#define R_VERSION 0x01          /* ro 0x0101 (1.1) */
 #define R_STATUS 0x02           /* ro SK_PL_ST_* */
 #define R_MODE 0x03             /* rw 0..n_modes */
 #define R_JOB_CTRL 0x04         /* wo, reads 0 */

@@ -283,9 +283,10 @@ class PayloadManager:
         self._track_job(t_ns, tm)
         decision = self.policy.choose(t_ns, self.running.job if self.running else None)
         want = min(decision.mode, self.n_modes)  # mode 0 with a job holds it: loaded, no work, no power
-        self._set_mode(min(want, self.cap), tm)
-        if self._power_limited:
-            self._apply_limit()
+        cap = self.cap
+        if self._power_limited and not self._apply_limit():
+            cap = self._unlimited_cap()  # the limit is not in force: no mode that would draw more than it
+        self._set_mode(min(want, cap), tm)
         self._run(t_ns, decision.job, tm)
 
     # ------------------------------------------------------------------ prediction
@@ -331,8 +332,7 @@ class PayloadManager:
     def _update_cap(self, t_ns: int, tm: PayloadTelemetry | None) -> None:
         old, was_limited = self.cap, self.limit_w is not None
         if tm is None:
-            self.cap = min(self.cap, 1)
-            self.limit_w = None
+            self.cap = min(self.cap, 1)  # a power limit in force stays (see below)
             if self.cap != old:
                 self.events.emit(t_ns, "PAYLOAD_THROTTLED", "LOW", self.cap, 0, f"cap {old}->{self.cap} no tm")
             return
@@ -340,14 +340,17 @@ class PayloadManager:
         ceiling = limit - self.config.die_margin_c
         die = tm.die_temp_c
         throttled = bool(int(tm.status) & _THROTTLED) and tm.mode >= 1
+        # at the limit, or when the part throttled itself, the mode steps down and a power limit in force stays
+        # (lifting it before the lower mode is in force would let a hot part draw its full mode power)
         if die >= limit:
-            new, self.limit_w = 0, None
+            new = 0
         elif throttled:
-            new, self.limit_w = max(min(self.cap, tm.mode) - 1, 1), None  # the part throttled itself: step below
+            new = max(min(self.cap, tm.mode) - 1, 1)  # the part throttled itself: step below what it runs
         elif self._power_limited and self.junction_k_per_w is not None:
             new, self.limit_w = self._power_cap(tm, limit - self.config.limit_margin_c)
         else:
-            self.limit_w = None
+            if not self._power_limited:
+                self.limit_w = None
             new = self._mode_cap(t_ns, tm, ceiling)
         if new < old:
             self._last_down_ns = t_ns
@@ -390,18 +393,27 @@ class PayloadManager:
             cap += 1
         return cap, allowed
 
-    def _apply_limit(self) -> None:
-        """Tell the controller the power limit when it changed (or is unknown)."""
+    def _apply_limit(self) -> bool:
+        """Tell the controller the power limit when it changed (or is unknown), before any mode change, so a
+        higher mode never runs uncapped. False: the write failed (counted; tried again next step)."""
         want = self.limit_w
         if self._limit_known and want == self._limit_written:
-            return
+            return True
         try:
             self.driver.set_power_limit(want)
         except DriverError:
             self.command_failures += 1
             self._limit_known = False  # unknown: tell it again next step
-            return
+            return False
         self._limit_written, self._limit_known = want, True
+        return True
+
+    def _unlimited_cap(self) -> int:
+        """The cap without the power limit's help: the highest mode whose own power stays within the limit."""
+        if self.limit_w is None:
+            return self.cap
+        fits = [m for m in range(1, self.cap + 1) if self.mode_power_w[m - 1] <= self.limit_w]
+        return fits[-1] if fits else min(self.cap, 1)
 
     def _fits(self, mode: int, tm: PayloadTelemetry, ceiling: float, strict: bool = False) -> bool:
         pred = self.predicted_die_c(mode, tm)

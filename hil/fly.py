@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flight.telemetry.store import StoreError
 from hil.board import BoardBuses, DivergedError, LinkRadio, LinkTimeoutError, RealtimeBuses, TickClock
 from hil.board_adapters import BoardHealth
 from hil.link import Link, LinkConfig, LinkState, Message
@@ -294,7 +295,7 @@ class Board:
             self.io.abandon()
         try:
             fs.close_stores()
-        except OSError as exc:
+        except (OSError, StoreError) as exc:
             self.log(f"closing the packet store: {exc}")
 
     def _on_doc(self, doc: DocType, obj: dict[str, Any]) -> None:

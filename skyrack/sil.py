@@ -278,8 +278,11 @@ class FlightStack:
         return float(self.products.used_bytes + writing), float(max(self.products.free_bytes - writing, 0))
 
     def close_stores(self) -> None:
-        self.store.close()
-        self.products.close()
+        """Close both stores (the products store even when closing the first fails)."""
+        try:
+            self.store.close()
+        finally:
+            self.products.close()
 
     def dump_store(self, t_start_ns: int, t_end_ns: int, done: Callable[[int], None]) -> int:
         """dump_store: the stores' packets of [t_start, t_end) downlinked again on the dump channel, in time

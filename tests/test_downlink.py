@@ -9,7 +9,7 @@ from flight.ccsds.deframer import Deframer
 from flight.ccsds.spacepacket import encode_packet
 from flight.ccsds.tm_frame import TmFrameConfig
 from flight.telemetry.downlink import Downlink
-from flight.telemetry.store import FsyncPolicy, OsFileSystem, PacketStore, StoreConfig
+from flight.telemetry.store import FsyncPolicy, OsFileSystem, PacketStore, StoreConfig, StoredPacket, StoreError
 
 NS = 1_000_000_000
 
@@ -191,3 +191,23 @@ def test_products_are_played_back_ahead_of_stored_housekeeping_on_their_own_chan
     dl2 = Downlink(FakeRadio(), TmFrameConfig(scid=1), PacketStore(tmp_path / "one", cfg), NS)
     dl2.store_packet(101, 0, packet(0))
     assert dl2.store.stats.pending == 1 and len(dl2.playbacks) == 1
+
+
+class UnreadableStore(PacketStore):
+    def peek(self, max_records: int | None = None, max_bytes: int | None = None, *,
+             after_seq: int = -1) -> list[StoredPacket]:
+        raise StoreError("read of seg-00000000000000000000.pks failed: EIO")
+
+
+def test_an_unreadable_products_store_is_counted_and_housekeeping_still_comes_down(tmp_path: Path) -> None:
+    r = FakeRadio()
+    cfg = StoreConfig(fsync=FsyncPolicy.NEVER)
+    hk = PacketStore(tmp_path / "hk", cfg)
+    dl = Downlink(r, TmFrameConfig(scid=1), hk, NS, products=UnreadableStore(tmp_path / "products", cfg))
+    for i in range(8):
+        dl.on_packet(100, i, packet(i))
+    r.contact = True
+    for t in range(4):
+        dl.step(t)
+    assert ground(r.sent) == list(range(8)) and hk.stats.pending == 0
+    assert dl.store_errors == 4  # one failed read per step, counted

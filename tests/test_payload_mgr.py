@@ -12,6 +12,7 @@ import pytest
 from emulator import Emulator, load
 from emulator.scenario import Scenario
 from flight.dictionary import load_dictionary
+from flight.drivers.base import DriverError
 from flight.drivers.payload_ctrl import PayloadStatus, PayloadTelemetry
 from flight.events import EventReporter
 from flight.hardware import HardwareConfig
@@ -472,3 +473,31 @@ def test_power_cap_from_the_prediction_written_only_when_it_moves_a_step(hw: Har
     assert u.pm.limit_w == 490.0 and u.pm.cap == 3 and u.mode == 3 and u.driver.limits[-2:] == [690.0, 490.0]
     evs = [e for e in u.events.log if e.event_id == "PAYLOAD_THROTTLED"]
     assert [(e.severity, e.param1) for e in evs] == [("LOW", 4), ("INFO", 4), ("LOW", 4), ("LOW", 3)]
+
+
+class FailingLimitDriver(LimitDriver):
+    fail = True
+
+    def set_power_limit(self, watts: float | None) -> None:
+        if self.fail:
+            raise DriverError("payload controller", "write of register 0x0e failed")
+        super().set_power_limit(watts)
+
+
+def test_a_limit_that_cannot_be_written_caps_the_mode_to_what_fits_under_it(hw: HardwareConfig) -> None:
+    drv = FailingLimitDriver()
+    u = make_unit(hw, ((1, 1e6),), junction_k_per_w=RJ, driver=drv)
+    ceiling = Parameters()["payload_die_limit_c"] - PayloadConfig().limit_margin_c
+    u.status = ST.RUNNING
+    u.power_w = 700.0
+    u.step(1, die_c=ceiling + 0.3)  # wants 690 W: mode 4 capped, but the cap cannot be written
+    assert u.pm.limit_w == 690.0 and u.pm.cap == 4
+    assert u.mode == 3 and u.pm.command_failures == 1  # mode 3 (500 W) fits under 690 W without the limit
+    drv.fail = False
+    u.power_w = 500.0
+    u.step(2, die_c=ceiling - 5.7)  # 500 + 190 = 690 W again: now written, then mode 4
+    assert drv.limits == [690.0] and u.mode == 4
+    # at the die limit the mode goes to 0 and the limit in force stays until a lower mode is in force
+    u.power_w = 690.0
+    u.step(3, die_c=Parameters()["payload_die_limit_c"] + 0.1)
+    assert u.pm.cap == 0 and u.mode == 0 and u.pm.limit_w == 690.0 and drv.limits == [690.0]

@@ -109,7 +109,11 @@ class Playback:
         batch: list[StoredItem] = []  # what is pushed, in order
         for _ in range(REFILL_RECORDS):
             if not ahead:
-                ahead.extend(self.store.peek(REFILL_RECORDS, after_seq=last))
+                try:
+                    ahead.extend(self.store.peek(REFILL_RECORDS, after_seq=last))
+                except StoreError:
+                    self.errors += 1  # counted; this store sends nothing more this step, the others go on
+                    break
                 if not ahead:
                     break
             it = ahead.popleft()
