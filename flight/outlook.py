@@ -32,8 +32,9 @@ class FlightOutlook:
     def __init__(self, hw: HardwareConfig, readings: Readings, params: Parameters, power: PowerManager,
                  predictor: OrbitPredictor, payload: CapSource, backlog: Callable[[], int],
                  payload_rail: str = "load:payload",
-                 products: Callable[[], tuple[float, float]] | None = None) -> None:
-        """products: (job result bytes awaiting downlink, room left in their store), None: unknown (0, no limit)."""
+                 products: Callable[[], tuple[float, float, int]] | None = None) -> None:
+        """products: (job result bytes awaiting downlink, result octets that still fit in their store, the
+        octets of a result part), None: unknown (0, no limit, 1)."""
         self.hw = hw
         self.readings = readings
         self.params = params
@@ -85,4 +86,4 @@ class FlightOutlook:
         return Outlook(t_ns, self.power.soc_estimate(), 1.0 - self.params["dod_max"], self.battery_wh,
                        self.array_capability(in_ecl), base_w, in_ecl, to_ecl, ecl_s, self.payload.cap,
                        self.backlog(), self._dl_bytes, self.payload.cap_w, self._dl_window_s,
-                       *(self.products() if self.products is not None else (0.0, math.inf)))
+                       *(self.products() if self.products is not None else (0.0, math.inf, 1)))

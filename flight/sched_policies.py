@@ -320,6 +320,7 @@ class SkyrackPolicy:
         cands: list[JobState] = []
         best_free = 0.0  # the best value per accelerator-second of whole work among jobs without deadline
         o = view.outlook
+        part = max(o.result_part_octets, 1)  # a result takes whole parts in the store
         running, running_done_s = view.running, view.running_done_s
         for st in view.ready:
             spec = st.spec
@@ -329,7 +330,7 @@ class SkyrackPolicy:
             d = spec.deadline_ns
             if d is not None and t + w * top_ns > d:
                 continue  # cannot make its deadline even at the highest allowed mode
-            if spec.output_bytes > o.store_free_bytes and st is not running:
+            if -(-spec.output_bytes // part) * part > o.store_free_bytes and st is not running:
                 continue  # its result would not fit in the store: wait for the passes to make room
             left[spec.job_id] = w
             cands.append(st)

@@ -56,7 +56,8 @@ class Outlook:
     cap_w: float = math.inf  # the power the thermal cap allows (a power limit caps the cap mode below its power)
     downlink_window_s: float = 43_200.0  # the window downlink_bytes_ahead covers
     products_backlog_bytes: float = 0.0  # job results on board awaiting downlink (written or still to write)
-    store_free_bytes: float = math.inf  # room left in the store job results go to
+    store_free_bytes: float = math.inf  # result octets that still fit in the store job results go to
+    result_part_octets: int = 1  # results are stored in parts of this many octets (the last one padded)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from flight.switches import LoadSwitches
 from flight.telemetry.downlink import Downlink
 from flight.telemetry.hk import Housekeeping
 from flight.telemetry.results import ResultWriter
+from flight.telemetry.store import OVERHEAD as STORE_OVERHEAD
 from flight.telemetry.store import FsyncPolicy, PacketStore, StoreConfig, StoreError
 from flight.thermal import ThermalControl
 from flight.timetag import TimeTag
@@ -272,10 +273,16 @@ class FlightStack:
         """Packets on board awaiting downlink, in both stores."""
         return self.store.pending + self.products.pending
 
-    def products_outlook(self) -> tuple[float, float]:
-        """(job result bytes awaiting downlink, room left in the products store) for the scheduler."""
-        writing = self.results.pending_bytes if self.results is not None else 0
-        return float(self.products.used_bytes + writing), float(max(self.products.free_bytes - writing, 0))
+    def products_outlook(self) -> tuple[float, float, int]:
+        """For the scheduler: (job result bytes awaiting downlink, result octets that still fit in the products
+        store, the octets of a result part). A part of `block` octets takes `stored` bytes in the store."""
+        res = self.results
+        if res is None:
+            return float(self.products.pending_bytes), float(self.products.free_bytes), 1
+        stored = res.packet.length + STORE_OVERHEAD
+        writing = res.pending_parts * stored
+        free_parts = max(self.products.free_bytes - writing, 0) // stored
+        return float(self.products.pending_bytes + writing), float(free_parts * res.block), res.block
 
     def close_stores(self) -> None:
         """Close both stores (the products store even when closing the first fails)."""

@@ -711,14 +711,26 @@ def test_pending_follows_appends_releases_and_records_found_corrupt(tmp_path: Pa
         assert s.pending == 22
 
 
-def test_used_and_free_bytes_follow_the_segment_files(tmp_path: Path) -> None:
+def test_free_bytes_follow_the_segment_files(tmp_path: Path) -> None:
     with PacketStore(tmp_path, FAST) as s:
-        assert s.used_bytes == 0 and s.free_bytes == FAST.capacity_bytes
+        assert s.stats.bytes == 0 and s.free_bytes == FAST.capacity_bytes
         seqs = [s.append(pkt(i), t_ns=i, apid=7) for i in range(40)]
         on_disk = sum(p.stat().st_size for p in segments(tmp_path))
-        assert s.used_bytes == s.stats.bytes == on_disk > 0
+        assert s.stats.bytes == on_disk > 0
         assert s.free_bytes == FAST.capacity_bytes - on_disk
         last = seqs[-1]
         assert last is not None
         s.release(last)  # every sealed segment is deleted
-        assert s.used_bytes == sum(p.stat().st_size for p in segments(tmp_path)) < on_disk
+        assert s.stats.bytes == sum(p.stat().st_size for p in segments(tmp_path)) < on_disk
+        assert s.free_bytes == FAST.capacity_bytes - s.stats.bytes
+
+
+def test_pending_bytes_count_only_unreleased_records(tmp_path: Path) -> None:
+    with PacketStore(tmp_path, FAST) as s:
+        seqs = [s.append(pkt(i), t_ns=i, apid=7) for i in range(40)]
+        record = 20 + OVERHEAD
+        assert s.pending_bytes == 40 * record == s.stats.bytes
+        s.release(seqs[24] or 0)  # 25 released, in deleted segments and in the partly released one
+        assert s.pending_bytes == 15 * record < s.stats.bytes
+        s.release(seqs[-1] or 0)
+        assert s.pending_bytes == 0 and s.pending == 0

@@ -437,3 +437,11 @@ def test_a_job_whose_result_would_not_fit_in_the_store_waits() -> None:
     assert pol.decide(view([big], o=outlook(store_free_bytes=5e6))) == Choice(None, 0)
     # a running job is not stopped for it: its result is on its way
     assert pol.decide(view([big], running=big, o=outlook(store_free_bytes=5e6))).job_id == 1
+
+
+def test_the_store_fit_counts_whole_result_parts() -> None:
+    # 2,049 octets take three 1024-octet parts: 3,072 octets of room
+    j = _with_output(job(1), 2049)
+    pol = SkyrackPolicy()
+    assert pol.decide(view([j], o=outlook(store_free_bytes=3071.0, result_part_octets=1024))) == Choice(None, 0)
+    assert pol.decide(view([j], o=outlook(store_free_bytes=3072.0, result_part_octets=1024))).job_id == 1

@@ -725,11 +725,6 @@ class PacketStore:
                 yield seg, entries[k]
 
     @property
-    def used_bytes(self) -> int:
-        """Bytes of the segment files (what `stats.bytes` reports, without building the statistics)."""
-        return self._bytes
-
-    @property
     def free_bytes(self) -> int:
         """Room left before the store is full: capacity_bytes less the bytes of its segment files."""
         return max(self._capacity - self._bytes, 0)
@@ -896,6 +891,21 @@ class PacketStore:
                 self._split = (seg, below, k, corrupt)
             n += len(entries) - k
         return n
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of the records not yet released (headers and CRCs included), from the segments' sizes."""
+        below = self._released_below
+        total = 0
+        for seg in self._segments:
+            entries = seg.entries
+            if not entries or entries[-1].seq < below:
+                continue
+            if entries[0].seq >= below:
+                total += seg.size
+                continue
+            total += seg.size - entries[seg.index_of(below)].offset
+        return total
 
     @property
     def stats(self) -> StoreStats:
