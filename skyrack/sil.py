@@ -268,6 +268,7 @@ class FlightStack:
         self.events.emit(t_ns, "BOOT", "INFO", 0, 0, "flight software started")
 
     DUMP_MAX_RECORDS = 100_000  # one dump_store command at the most
+    DUMP_MAX_BYTES = 32 * 1024 * 1024  # of packet data, from each store (what is held in memory at once)
 
     def stored_pending(self) -> int:
         """Packets on board awaiting downlink, in both stores."""
@@ -293,10 +294,10 @@ class FlightStack:
 
     def dump_store(self, t_start_ns: int, t_end_ns: int, done: Callable[[int], None]) -> int:
         """dump_store: the stores' packets of [t_start, t_end) downlinked again on the dump channel, in time
-        order (housekeeping and products), at most DUMP_MAX_RECORDS of them."""
+        order (housekeeping and products), at most DUMP_MAX_RECORDS of them and DUMP_MAX_BYTES from each store."""
         try:
-            packets = sorted(self.store.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS)
-                             + self.products.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS),
+            packets = sorted(self.store.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS, self.DUMP_MAX_BYTES)
+                             + self.products.dump(t_start_ns, t_end_ns, self.DUMP_MAX_RECORDS, self.DUMP_MAX_BYTES),
                              key=lambda p: p.t_ns)[:self.DUMP_MAX_RECORDS]
         except StoreError as exc:
             raise ValueError(str(exc)) from None  # the command fails with DUMP_REFUSED

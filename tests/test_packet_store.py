@@ -734,3 +734,13 @@ def test_pending_bytes_count_only_unreleased_records(tmp_path: Path) -> None:
         assert s.pending_bytes == 15 * record < s.stats.bytes
         s.release(seqs[-1] or 0)
         assert s.pending_bytes == 0 and s.pending == 0
+
+
+def test_dump_stops_at_its_byte_budget(tmp_path: Path) -> None:
+    with PacketStore(tmp_path, FAST) as s:
+        for i in range(30):
+            s.append(pkt(i), t_ns=i, apid=7)
+        got = s.dump(0, 100, max_bytes=20 * 7 + 19)  # seven 20-octet packets fit, the eighth would not
+        assert [p.seq for p in got] == list(range(7))
+        assert [p.seq for p in s.dump(5, 100, max_records=3, max_bytes=10_000)] == [5, 6, 7]
+        assert s.dump(0, 100, max_bytes=19) == []

@@ -764,18 +764,30 @@ class PacketStore:
             total += entry.length
         return self._read(picked)
 
-    def dump(self, t_start_ns: int, t_end_ns: int, max_records: int | None = None) -> list[StoredPacket]:
-        """Present records (released or not) with t_start_ns <= t_ns < t_end_ns, in seq order, for playback.
+    def dump(self, t_start_ns: int, t_end_ns: int, max_records: int | None = None,
+             max_bytes: int | None = None) -> list[StoredPacket]:
+        """Present records (released or not) with t_start_ns <= t_ns < t_end_ns, in seq order, for playback;
+        at most max_records of them and max_bytes of packet data (the first that would pass it is left out).
 
         Read-only: it does not change what peek/release will hand out. Only records still on disk
         can be played back: released records survive only until their segment is fully released.
         """
         self._check_open()
         picked: list[tuple[_Segment, _Entry]] = []
+        room = max_bytes if max_bytes is not None else -1
+        full = False
         for seg in self._segments:
             for entry in seg.entries:
-                if t_start_ns <= entry.t_ns < t_end_ns and (max_records is None or len(picked) < max_records):
-                    picked.append((seg, entry))
+                if not t_start_ns <= entry.t_ns < t_end_ns:
+                    continue
+                if (max_records is not None and len(picked) >= max_records) or (max_bytes is not None
+                                                                                 and entry.length > room):
+                    full = True
+                    break
+                picked.append((seg, entry))
+                room -= entry.length
+            if full:
+                break
         return self._read(picked)
 
     def _read(self, picked: list[tuple[_Segment, _Entry]]) -> list[StoredPacket]:
