@@ -93,7 +93,9 @@ class JobScheduler:
 
     def __init__(self, policy: SchedulingPolicy, outlook: OutlookSource, mode_power_w: tuple[float, ...],
                  mode_throughput: tuple[float, ...], events: EventReporter, results: ResultSink,
-                 journal: JobJournal | None = None, period_ns: int = DEFAULT_PERIOD_NS) -> None:
+                 journal: JobJournal | None = None, period_ns: int = DEFAULT_PERIOD_NS,
+                 max_output_bytes: int | None = None) -> None:
+        """max_output_bytes: the largest result the store could ever hold (a larger job is refused)."""
         if len(mode_power_w) != len(mode_throughput) or not mode_power_w:
             raise ValueError("the payload's mode powers and throughputs must be given, one of each per mode")
         self.policy = policy
@@ -104,6 +106,7 @@ class JobScheduler:
         self.results = results
         self.journal = journal if journal is not None else JobJournal(None)
         self.period_ns = period_ns
+        self.max_output_bytes = max_output_bytes
         self.jobs: dict[int, JobState] = self.journal.load()
         self._open = {k: st for k, st in self.jobs.items() if st.open}  # released or not
         self._deadlines = [(st.spec.deadline_ns, k) for k, st in self._open.items() if st.spec.deadline_ns is not None]
@@ -127,9 +130,11 @@ class JobScheduler:
 
     # ------------------------------------------------------------------ ground / onboard sources
     def submit(self, t_ns: int, spec: JobSpec, progress: Callable[[int, int], None] | None = None) -> bool:
-        """A new job; refused (False, counted) when its id is taken. progress(t_ns, step) is told when the job
-        first runs (step 1) and when it completes (step 2): the submitting command's progress reports."""
-        if spec.job_id in self.jobs:
+        """A new job; refused (False, counted) when its id is taken or its result could never fit in the store.
+        progress(t_ns, step) is told when the job first runs (step 1) and when it completes (step 2): the
+        submitting command's progress reports."""
+        too_big = self.max_output_bytes is not None and spec.output_bytes > self.max_output_bytes
+        if spec.job_id in self.jobs or too_big:
             self.refused += 1
             return False
         if progress is not None:

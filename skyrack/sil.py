@@ -226,9 +226,11 @@ class FlightStack:
         if s.payload is not None:
             results = self.results = ResultWriter(dictionary, self.downlink.store_packet, offset,
                                                   batch_sink=self.downlink.store_packets)
+            part_stored = results.packet.length + STORE_OVERHEAD  # a result part's bytes in the products store
             self.scheduler = JobScheduler(make_policy(policy), lambda t: outlook(t), hw.payload_mode_power_w,
                                           hw.payload_mode_throughput, self.events, results.add,
-                                          journal_at(out_dir / "store"))
+                                          journal_at(out_dir / "store"),
+                                          max_output_bytes=self.products.capacity_bytes // part_stored * results.block)
             results.on_progress = self.scheduler.result_progress
             self.payload = pm = PayloadManager(hw, s.readings, s.payload, self.switches, self.params, self.modes,
                                                self.events, policy=self.scheduler, valid=self.fdir.valid,
@@ -280,7 +282,7 @@ class FlightStack:
         res = self.results
         if res is None:
             return float(self.products.pending_bytes), float(self.products.free_bytes), 1
-        stored = res.packet.length + STORE_OVERHEAD
+        stored = res.packet.length + STORE_OVERHEAD  # a result part's bytes in the store
         writing = res.pending_parts * stored
         free_parts = max(self.products.free_bytes - writing, 0) // stored
         return float(self.products.pending_bytes + writing), float(free_parts * res.block), res.block

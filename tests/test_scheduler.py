@@ -76,6 +76,14 @@ def test_submit_refuses_a_taken_id() -> None:
     assert sorted(h.sched.jobs) == [7, 8, 9]
 
 
+def test_submit_refuses_a_result_the_store_could_never_hold() -> None:
+    h = Harness()
+    h.sched.max_output_bytes = 10_000
+    assert h.sched.submit(0, spec(1, output_bytes=10_000)) is True
+    assert h.sched.submit(0, spec(2, output_bytes=10_001)) is False
+    assert h.sched.refused == 1 and sorted(h.sched.jobs) == [1]
+
+
 def test_decision_runs_the_chosen_job_and_keeps_it_between_periods() -> None:
     h = Harness(Scripted(Choice(1, 3)))
     h.sched.submit(0, spec(1, work_s=250.0))

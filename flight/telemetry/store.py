@@ -725,6 +725,10 @@ class PacketStore:
                 yield seg, entries[k]
 
     @property
+    def capacity_bytes(self) -> int:
+        return self._capacity
+
+    @property
     def free_bytes(self) -> int:
         """Room left before the store is full: capacity_bytes less the bytes of its segment files."""
         return max(self._capacity - self._bytes, 0)
