@@ -59,7 +59,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import ClassVar, TypeAlias, TypeVar
+from typing import ClassVar, Self, TypeAlias, TypeVar
 
 __all__ = [
     "Ack",
@@ -229,6 +229,22 @@ def _guard(what: str, build: Callable[[], _M]) -> _M:
         raise MessageError(f"{what}: {exc}") from None
 
 
+class _Parsed:
+    """A message decoded by its class's `_parse`, with a field out of range reported as a MessageError that
+    names the message's kind."""
+
+    __slots__ = ()
+    KIND: ClassVar[Kind]
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        return _guard(cls.KIND.name, lambda: cls._parse(payload))
+
+    @classmethod
+    def _parse(cls, payload: bytes) -> Self:
+        raise NotImplementedError
+
+
 def _words_bytes(words: tuple[int, ...], width: int) -> bytes:
     return b"".join(w.to_bytes(width, "big") for w in words)
 
@@ -254,7 +270,7 @@ _HELLO = struct.Struct(">BBIHHIB")
 
 
 @dataclass(frozen=True, slots=True)
-class Hello:
+class Hello(_Parsed):
     """Sent by each end until acknowledged; a new session_id means the peer (re)started."""
 
     KIND: ClassVar[Kind] = Kind.HELLO
@@ -282,10 +298,6 @@ class Hello:
                            self.capabilities, len(sw)) + sw
 
     @classmethod
-    def decode(cls, payload: bytes) -> Hello:
-        return _guard("HELLO", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> Hello:
         r = _Reader(payload, "HELLO")
         version, role, session, first, window, caps, n = r.unpack(_HELLO, "header")
@@ -300,7 +312,7 @@ _HELLO_ACK = struct.Struct(">II")
 
 
 @dataclass(frozen=True, slots=True)
-class HelloAck:
+class HelloAck(_Parsed):
     KIND: ClassVar[Kind] = Kind.HELLO_ACK
     session_id: int  # the session of the HELLO being acknowledged
     responder_session_id: int
@@ -313,10 +325,6 @@ class HelloAck:
         return _HELLO_ACK.pack(self.session_id, self.responder_session_id)
 
     @classmethod
-    def decode(cls, payload: bytes) -> HelloAck:
-        return _guard("HELLO_ACK", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> HelloAck:
         r = _Reader(payload, "HELLO_ACK")
         session, responder = r.unpack(_HELLO_ACK, "body")
@@ -325,7 +333,7 @@ class HelloAck:
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(_Parsed):
     """Standalone acknowledgement. The cumulative ack is in the frame header; `sack` is the bitmap of
     frames received beyond it (see the module docstring)."""
 
@@ -337,10 +345,6 @@ class Ack:
 
     def encode(self) -> bytes:
         return bytes(self.sack)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Ack:
-        return _guard("ACK", lambda: cls._parse(payload))
 
     @classmethod
     def _parse(cls, payload: bytes) -> Ack:
@@ -367,7 +371,7 @@ _HEARTBEAT = struct.Struct(">Iq")
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
+class Heartbeat(_Parsed):
     KIND: ClassVar[Kind] = Kind.HEARTBEAT
     count: int
     t_ns: int
@@ -380,10 +384,6 @@ class Heartbeat:
         return _HEARTBEAT.pack(self.count, self.t_ns)
 
     @classmethod
-    def decode(cls, payload: bytes) -> Heartbeat:
-        return _guard("HEARTBEAT", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> Heartbeat:
         r = _Reader(payload, "HEARTBEAT")
         count, t_ns = r.unpack(_HEARTBEAT, "body")
@@ -392,7 +392,7 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorMsg:
+class ErrorMsg(_Parsed):
     """An error the sender wants the other end (and its operator) to see: one line of text."""
 
     KIND: ClassVar[Kind] = Kind.ERROR
@@ -408,10 +408,6 @@ class ErrorMsg:
 
     def encode(self) -> bytes:
         return struct.pack(">H", self.code) + self.text.encode()
-
-    @classmethod
-    def decode(cls, payload: bytes) -> ErrorMsg:
-        return _guard("ERROR", lambda: cls._parse(payload))
 
     @classmethod
     def _parse(cls, payload: bytes) -> ErrorMsg:
@@ -527,7 +523,7 @@ class TransferResult:
 
 
 @dataclass(frozen=True, slots=True)
-class BusBatch:
+class BusBatch(_Parsed):
     KIND: ClassVar[Kind] = Kind.BUS_BATCH
     batch_id: int
     transfers: tuple[BusTransfer, ...]
@@ -541,10 +537,6 @@ class BusBatch:
         return _BATCH.pack(self.batch_id, len(self.transfers)) + b"".join(t.encode() for t in self.transfers)
 
     @classmethod
-    def decode(cls, payload: bytes) -> BusBatch:
-        return _guard("BUS_BATCH", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> BusBatch:
         r = _Reader(payload, "BUS_BATCH")
         batch_id, n = r.unpack(_BATCH, "header")
@@ -554,7 +546,7 @@ class BusBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class BusResult:
+class BusResult(_Parsed):
     KIND: ClassVar[Kind] = Kind.BUS_RESULT
     batch_id: int
     results: tuple[TransferResult, ...]
@@ -571,10 +563,6 @@ class BusResult:
     def read_from(cls, r: _Reader) -> BusResult:
         batch_id, n = r.unpack(_BATCH, "header")
         return cls(batch_id, tuple(TransferResult.read_from(r) for _ in range(n)))
-
-    @classmethod
-    def decode(cls, payload: bytes) -> BusResult:
-        return _guard("BUS_RESULT", lambda: cls._parse(payload))
 
     @classmethod
     def _parse(cls, payload: bytes) -> BusResult:
@@ -625,7 +613,7 @@ _I64 = struct.Struct(">q")
 
 
 @dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(_Parsed):
     """Host to board: simulated time is now t_ns; run control tick `tick`. `poll` carries the results of
     the board's declared poll list, read by the host for this tick."""
 
@@ -643,10 +631,6 @@ class Tick:
         return head if self.poll is None else head + self.poll.encode()
 
     @classmethod
-    def decode(cls, payload: bytes) -> Tick:
-        return _guard("TICK", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> Tick:
         r = _Reader(payload, "TICK")
         t_ns, tick, has_poll = r.unpack(_TICK, "header")
@@ -658,7 +642,7 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
-class TickDone:
+class TickDone(_Parsed):
     """Board to host: control tick `tick` is done. `stats`: named integer figures of the board, if any."""
 
     KIND: ClassVar[Kind] = Kind.TICK_DONE
@@ -679,10 +663,6 @@ class TickDone:
             raw = name.encode()
             parts += [bytes([len(raw)]), raw, _I64.pack(value)]
         return b"".join(parts)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> TickDone:
-        return _guard("TICK_DONE", lambda: cls._parse(payload))
 
     @classmethod
     def _parse(cls, payload: bytes) -> TickDone:
@@ -717,7 +697,7 @@ _DOC = struct.Struct(">BB")
 
 
 @dataclass(frozen=True, slots=True)
-class Doc:
+class Doc(_Parsed):
     """One part of a JSON document (see the module docstring)."""
 
     KIND: ClassVar[Kind] = Kind.DOC
@@ -733,10 +713,6 @@ class Doc:
         return _DOC.pack(self.doc, 1 if self.last else 0) + self.data
 
     @classmethod
-    def decode(cls, payload: bytes) -> Doc:
-        return _guard("DOC", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> Doc:
         r = _Reader(payload, "DOC")
         doc, last = r.unpack(_DOC, "header")
@@ -750,7 +726,7 @@ _U16 = struct.Struct(">H")
 
 
 @dataclass(frozen=True, slots=True)
-class PollList:
+class PollList(_Parsed):
     """Board to host: the groups of register reads each tick starts with, until the next POLL_LIST. The host
     runs them, in order, right before each TICK and pushes the results with it (up to and including the first
     group with a failed read: the board reads the rest itself, after its retries)."""
@@ -776,10 +752,6 @@ class PollList:
         return b"".join(parts)
 
     @classmethod
-    def decode(cls, payload: bytes) -> PollList:
-        return _guard("POLL_LIST", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> PollList:
         r = _Reader(payload, "POLL_LIST")
         list_id, n = r.unpack(_POLL, "header")
@@ -795,7 +767,7 @@ _RADIO_STATE = struct.Struct(">BdI")
 
 
 @dataclass(frozen=True, slots=True)
-class RadioState:
+class RadioState(_Parsed):
     """Host to board, before the TICK it applies to, whenever it changed: what the board's Radio reports."""
 
     KIND: ClassVar[Kind] = Kind.RADIO_STATE
@@ -808,10 +780,6 @@ class RadioState:
 
     def encode(self) -> bytes:
         return _RADIO_STATE.pack(1 if self.in_contact else 0, self.downlink_bps, self.tc_count)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> RadioState:
-        return _guard("RADIO_STATE", lambda: cls._parse(payload))
 
     @classmethod
     def _parse(cls, payload: bytes) -> RadioState:
@@ -829,7 +797,7 @@ _TIME = struct.Struct(">BIqq")
 
 
 @dataclass(frozen=True, slots=True)
-class TimeSync:
+class TimeSync(_Parsed):
     """Real-time mode's clock synchronization (`hil.timesync`): the board's request (phase 0) stamped with its
     local clock, the host's reply (phase 1) with the request's stamp and the host's simulated time."""
 
@@ -849,10 +817,6 @@ class TimeSync:
         return _TIME.pack(self.phase, self.id, self.t_board_ns, self.t_host_ns)
 
     @classmethod
-    def decode(cls, payload: bytes) -> TimeSync:
-        return _guard("TIME", lambda: cls._parse(payload))
-
-    @classmethod
     def _parse(cls, payload: bytes) -> TimeSync:
         r = _Reader(payload, "TIME")
         phase, id_, t_board, t_host = r.unpack(_TIME, "body")
@@ -861,7 +825,7 @@ class TimeSync:
 
 
 @dataclass(frozen=True, slots=True)
-class TimedBusBatch:
+class TimedBusBatch(_Parsed):
     """A BUS_BATCH the host performs only up to `deadline_ns` of its simulated time (real-time mode)."""
 
     KIND: ClassVar[Kind] = Kind.BUS_BATCH_T
@@ -873,10 +837,6 @@ class TimedBusBatch:
 
     def encode(self) -> bytes:
         return _I64.pack(self.deadline_ns) + self.batch.encode()
-
-    @classmethod
-    def decode(cls, payload: bytes) -> TimedBusBatch:
-        return _guard("BUS_BATCH_T", lambda: cls._parse(payload))
 
     @classmethod
     def _parse(cls, payload: bytes) -> TimedBusBatch:
