@@ -568,22 +568,25 @@ def _build(pb: BoundProblem) -> _Model:
         row = ra[z_first_of_job[yj[hit]] + ordinal[hit] - c0[yj[hit]]]
         rows.coef(row, y[hit], -out_s[yj[hit]] / work_slots[yj[hit]])
 
-    # Per-job work: sum y - work x >= 0.
-    wj = np.flatnonzero(wjob)
-    if wj.size:
-        rw = rows.add(wj.size, 0.0, np.inf)
+    def job_rows(mask: npt.NDArray[np.bool_], size: FloatArray) -> IntArray | None:
+        """One row `... - size x >= 0` per job of mask; the row index by job (-1 elsewhere), None if none."""
+        jobs = np.flatnonzero(mask)
+        if not jobs.size:
+            return None
+        rj = rows.add(jobs.size, 0.0, np.inf)
         row_of_job = np.full(n_jobs, -1, dtype=np.int64)
-        row_of_job[wj] = rw
-        rows.coef(rw, x[wj], -work_slots[wj])
+        row_of_job[jobs] = rj
+        rows.coef(rj, x[jobs], -size[jobs])
+        return row_of_job
+
+    # Per-job work: sum y - work x >= 0.
+    row_of_job = job_rows(wjob, work_slots)
+    if row_of_job is not None:
         rows.coef(row_of_job[yj], y, 1.0)
 
     # Per-job delivery: sum z + r - out x >= 0.
-    oj = np.flatnonzero(ojob)
-    if oj.size:
-        ro = rows.add(oj.size, 0.0, np.inf)
-        row_of_job = np.full(n_jobs, -1, dtype=np.int64)
-        row_of_job[oj] = ro
-        rows.coef(ro, x[oj], -out_s[oj])
+    row_of_job = job_rows(ojob, out_s)
+    if row_of_job is not None:
         rows.coef(row_of_job[zj], z, 1.0)
         rows.coef(row_of_job[r_job], r, 1.0)
 
