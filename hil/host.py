@@ -147,13 +147,17 @@ class Host:
 
     def _pump(self, until: Callable[[], bool], what: str) -> None:
         while not until():
-            got = service_all(self.pumps, 0.2)
-            if self.radio_pump is not None:
-                for m in got[1]:
-                    self._handle_radio(m)
-            for m in got[0]:
-                self._handle(m)
+            self._service(0.2)
             self._silent_check(what)
+
+    def _service(self, timeout_s: float) -> None:
+        """Serve both links once (waiting up to timeout_s) and handle what came in, radio frames first."""
+        got = service_all(self.pumps, timeout_s)
+        if self.radio_pump is not None:
+            for m in got[1]:
+                self._handle_radio(m)
+        for m in got[0]:
+            self._handle(m)
 
     def connect(self) -> Hello:
         """Wait for the board's HELLO and the link up; LockstepError after timeout_s or on a mismatch."""
@@ -165,12 +169,7 @@ class Host:
                 raise LockstepError(f"no {missing} answered on {self.port_name} within {self.timeout_s:g} s: check "
                                     "the wiring (TX to RX, RX to TX, ground), the baud rate, and that `skyrack hil "
                                     "fly` runs at the other end")
-            got = service_all(self.pumps, 0.1)
-            if self.radio_pump is not None:
-                for m in got[1]:
-                    self._handle_radio(m)
-            for m in got[0]:
-                self._handle(m)
+            self._service(0.1)
         assert self.board is not None
         if (self.board.capabilities & _NEEDS) != _NEEDS:
             raise LockstepError(f"the board ({self.board.software or 'unknown software'}) does not offer lockstep "
@@ -316,12 +315,7 @@ class Host:
             if now >= end_ns:
                 self.rt.paced_wall_ns, self.rt.paced_sim_ns = time.monotonic_ns() - wall0, now - sim0
                 break
-            got = service_all(self.pumps, min(step_s, self.paced.wall_ns_until(end_ns) / NS))
-            if self.radio_pump is not None:
-                for m in got[1]:
-                    self._handle_radio(m)
-            for m in got[0]:
-                self._handle(m)
+            self._service(min(step_s, self.paced.wall_ns_until(end_ns) / NS))
             self._silent_check(f"at t = {self.emu.t_ns / NS:.0f} s")
             if self.board_restarted:
                 self.board_restarted = False
