@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+from fake_fs import WriteFaultFS
+
 from flight.ccsds.deframer import Deframer
 from flight.ccsds.spacepacket import encode_packet
 from flight.ccsds.tm_frame import TmFrameConfig
@@ -66,23 +68,15 @@ def test_records_dropped_while_in_flight_do_not_hide_later_ones(tmp_path: Path) 
 
 
 def test_store_errors_are_counted_not_raised(tmp_path: Path) -> None:
-    class FullFS(OsFileSystem):
-        full = False
-
-        def write(self, handle: int, data: bytes) -> None:
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            super().write(handle, data)
-
-    fs = FullFS()
+    fs = WriteFaultFS()
     st = PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.NEVER), fs=fs)
     r = FakeRadio()
     dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
     dl.on_packet(100, 0, packet(0))
-    fs.full = True
+    fs.fail = errno.ENOSPC
     dl.on_packet(100, 1, packet(1))
     assert dl.store_errors == 1 and dl.packets_stored == 1
-    fs.full = False
+    fs.fail = None
     r.contact = True
     for t in range(3):
         dl.step(t * NS)
@@ -136,25 +130,14 @@ def test_a_step_writes_one_release_for_all_the_frames_it_played_back(tmp_path: P
 
 
 def test_packets_of_one_step_go_to_the_store_together(tmp_path: Path) -> None:
-    class FlakyFS(OsFileSystem):
-        writes = 0
-        fail_next = False
-
-        def write(self, handle: int, data: bytes) -> None:
-            self.writes += 1
-            if self.fail_next:
-                self.fail_next = False
-                raise OSError(errno.EIO, "I/O error")
-            super().write(handle, data)
-
-    fs = FlakyFS()
+    fs = WriteFaultFS()
     st = PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.ON_ROLL), fs=fs)
     r = FakeRadio()
     dl = Downlink(r, TmFrameConfig(scid=1), st, NS)
     dl.on_packets([(100, 0, packet(0))])
     dl.on_packets([(100, 1, packet(i)) for i in range(1, 4)])
     assert fs.writes == 2 and dl.packets_stored == 4
-    fs.fail_next = True  # the batch write fails: each packet is then stored on its own
+    fs.fail, fs.once = errno.EIO, True  # the batch write fails: each packet is then stored on its own
     dl.on_packets([(100, 2, packet(i)) for i in range(4, 7)])
     assert dl.packets_stored == 7 and dl.store_errors == 0 and fs.writes == 6
     r.contact = True

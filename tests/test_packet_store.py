@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fake_fs import WriteFaultFS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -618,19 +619,12 @@ def test_a_repeated_or_out_of_order_record_is_not_taken_for_a_new_one(tmp_path: 
 
 
 def test_append_batch_writes_what_appends_one_by_one_write(tmp_path: Path) -> None:
-    class CountingFS(OsFileSystem):
-        writes = 0
-
-        def write(self, handle: int, data: bytes) -> None:
-            self.writes += 1
-            super().write(handle, data)
-
     cfg = StoreConfig(segment_bytes=4000, capacity_bytes=1_000_000, fsync=FsyncPolicy.ON_ROLL)
     items = [(pkt(i, 20 + i), 1000 * i - 5, 0x100 + i) for i in range(6)]
     with PacketStore(tmp_path / "one", cfg) as s:
         assert s.append(pkt(99), 0, 1) == 0
         assert [s.append(*it) for it in items] == [1, 2, 3, 4, 5, 6]
-    fs = CountingFS()
+    fs = WriteFaultFS()
     with PacketStore(tmp_path / "batch", cfg, fs=fs) as s:
         assert s.append(pkt(99), 0, 1) == 0
         assert s.append_batch(items) == [1, 2, 3, 4, 5, 6]
@@ -661,21 +655,13 @@ def test_append_batch_declines_what_takes_more_than_one_write(tmp_path: Path) ->
 
 
 def test_a_failed_batch_write_stores_none_of_it(tmp_path: Path) -> None:
-    class FullFS(OsFileSystem):
-        full = False
-
-        def write(self, handle: int, data: bytes) -> None:
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            super().write(handle, data)
-
-    fs = FullFS()
+    fs = WriteFaultFS()
     with PacketStore(tmp_path, StoreConfig(fsync=FsyncPolicy.ON_ROLL), fs=fs) as s:
         s.append(pkt(0), 0, 1)
-        fs.full = True
+        fs.fail = errno.ENOSPC
         with pytest.raises(StoreError, match=r"seqs 1\.\.3"):
             s.append_batch([(pkt(i), i, 1) for i in range(1, 4)])
-        fs.full = False
+        fs.fail = None
         assert s.stats.records == 1 and s.stats.io_errors == 1
         assert s.append_batch([(pkt(7), 7, 1), (pkt(8), 8, 1)]) == [4, 5]  # the failed seqs stay consumed
         assert [p.data for p in s.peek()] == [pkt(0), pkt(7), pkt(8)]
