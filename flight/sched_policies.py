@@ -81,15 +81,10 @@ _HULLS: dict[tuple[tuple[float, ...], tuple[float, ...]], list[tuple[int, float,
 
 def mode_curve_at(mode_power_w: tuple[float, ...], mode_throughput: tuple[float, ...], w: float) -> float:
     """Throughput of one mode capped at power w: linear between the mode points (the part's clock and
-    voltage steps), proportional below the lowest mode."""
-    if w <= 0:
-        return 0.0
-    if w <= mode_power_w[0]:
-        return mode_throughput[0] * w / mode_power_w[0]
-    for (p0, t0), (p1, t1) in itertools.pairwise(zip(mode_power_w, mode_throughput, strict=True)):
-        if w <= p1:
-            return t0 + (t1 - t0) * (w - p0) / (p1 - p0)
-    return mode_throughput[-1]
+    voltage steps), proportional below the lowest mode (from (0 W, 0))."""
+    points = [(0, 0.0, 0.0), *((k + 1, p, t) for k, (p, t) in enumerate(zip(mode_power_w, mode_throughput,
+                                                                                strict=True)))]
+    return throughput_at(points, w)
 
 
 def _capped(view: SchedView) -> list[tuple[int, float, float]]:
