@@ -162,6 +162,7 @@ class Downlink:
         self.config = config
         self.store = store
         self.products = products
+        self._products_to = products if products is not None else store  # where a data product is stored
         self.period_ns = period_ns
         self.realtime_vc = realtime_vc
         self.playback_vc = playback_vc
@@ -204,12 +205,12 @@ class Downlink:
     def store_packet(self, tag: int, t_ns: int, packet: bytes) -> None:
         """A data product's packet (a job's result): straight to the products store (the housekeeping
         store without one), for playback only, even during a contact."""
-        self._store(self.products if self.products is not None else self.store, tag, t_ns, packet)
+        self._store(self._products_to, tag, t_ns, packet)
 
     def store_packets(self, packets: Sequence[tuple[int, int, bytes]]) -> None:
         """store_packet() for each (tag, t_ns, packet), in order: written to the store together (one write)
         when the store can do so."""
-        self._store_batch(self.products if self.products is not None else self.store, packets)
+        self._store_batch(self._products_to, packets)
 
     def _store_batch(self, store: Backlog, packets: Sequence[tuple[int, int, bytes]]) -> None:
         """_store() for each (tag, t_ns, packet), in order, as one write when the store can do so."""
