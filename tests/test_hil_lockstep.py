@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from threads import in_thread
 
 from emulator.faults import DeviceNack
 from emulator.scenario import load
@@ -161,16 +162,7 @@ def test_cable_unplugged_board_holds_then_carries_on(sil: dict[float, Path], rel
     lines: list[str] = []
     board = Board(open_port(relay.port_b, BAUD), tmp_path / "state", config=link_config(relay.port_b, BAUD),
                   log=lines.append, once=True, hold_after_s=1.0)
-    errors: list[BaseException] = []
-
-    def fly() -> None:
-        try:
-            board.run()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    th = threading.Thread(target=fly, daemon=True)
-    th.start()
+    th, errors = in_thread(board.run)
     host = Host(open_port(relay.port_a, BAUD), config=link_config(relay.port_a, BAUD), timeout_s=20)
     host.connect()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from threads import in_thread
 
 from flight.dictionary import load_dictionary
 from flight.interfaces import BusError
@@ -136,16 +137,7 @@ def test_realtime_run_keeps_the_board_on_host_time(relay: PtyRelay, tmp_path: Pa
     this machine's monotonic clock), stays within OFFSET_BOUND_NS once synchronized."""
     board = Board(open_port(relay.port_b, BAUD), tmp_path / "state", config=link_config(relay.port_b, BAUD),
                   once=True)
-    errors: list[BaseException] = []
-
-    def fly() -> None:
-        try:
-            board.run()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    th = threading.Thread(target=fly, daemon=True)
-    th.start()
+    th, errors = in_thread(board.run)
     host = Host(open_port(relay.port_a, BAUD), config=link_config(relay.port_a, BAUD), timeout_s=20)
     host.connect()
     truth: list[tuple[int, int]] = []  # (host time, board clock - host clock)
